@@ -1,0 +1,255 @@
+//! Sniffing, header probing and decoding.
+//!
+//! [`probe`] reads only the header (size, orientation, ICC, EXIF) so that limits are checked
+//! before any pixel buffer exists. [`decode`] then produces 8-bit RGB or RGBA pixels; JPEGs
+//! are decoded at a reduced DCT scale when the plan allows it (shrink-on-load).
+
+use std::io::Cursor;
+
+use image::codecs::{gif::GifDecoder, png::PngDecoder, webp::WebPDecoder};
+use image::{DynamicImage, ImageDecoder};
+
+use crate::exif::{self, Orientation};
+use crate::{Error, Limits};
+
+/// Input formats the core reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InputFormat {
+    Jpeg,
+    Png,
+    Gif,
+    Webp,
+}
+
+impl InputFormat {
+    pub fn mime_type(self) -> &'static str {
+        match self {
+            InputFormat::Jpeg => "image/jpeg",
+            InputFormat::Png => "image/png",
+            InputFormat::Gif => "image/gif",
+            InputFormat::Webp => "image/webp",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            InputFormat::Jpeg => "JPEG",
+            InputFormat::Png => "PNG",
+            InputFormat::Gif => "GIF",
+            InputFormat::Webp => "WebP",
+        }
+    }
+}
+
+/// Recognises the format from its magic bytes. Known but unsupported formats get a named error.
+pub fn sniff(bytes: &[u8]) -> Result<InputFormat, Error> {
+    let unsupported = |d| Err(Error::UnsupportedInput { detected: Some(d) });
+    match bytes {
+        [0xFF, 0xD8, 0xFF, ..] => Ok(InputFormat::Jpeg),
+        [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => Ok(InputFormat::Png),
+        [b'G', b'I', b'F', b'8', b'7' | b'9', b'a', ..] => Ok(InputFormat::Gif),
+        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => Ok(InputFormat::Webp),
+        [_, _, _, _, b'f', b't', b'y', b'p', b'a', b'v', b'i', b'f' | b's', ..] => unsupported("AVIF"),
+        [_, _, _, _, b'f', b't', b'y', b'p', b'h', b'e', b'i' | b'v', ..] => unsupported("HEIF"),
+        [b'I', b'I', 42, 0, ..] | [b'M', b'M', 0, 42, ..] => unsupported("TIFF"),
+        [b'B', b'M', ..] => unsupported("BMP"),
+        _ if looks_like_svg(bytes) => unsupported("SVG"),
+        _ => Err(Error::UnsupportedInput { detected: None }),
+    }
+}
+
+fn looks_like_svg(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(256)];
+    let text = String::from_utf8_lossy(head);
+    let t = text.trim_start();
+    t.starts_with("<svg") || (t.starts_with("<?xml") && text.contains("<svg"))
+}
+
+/// What the header says, read without decoding pixels.
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub format: InputFormat,
+    pub width: u32,
+    pub height: u32,
+    pub orientation: Orientation,
+    pub icc: Option<Vec<u8>>,
+    pub exif: Option<Vec<u8>>,
+}
+
+/// Reads the header and checks the pixel limit. Allocates no pixel buffer.
+pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Header, Error> {
+    let format = sniff(bytes)?;
+    let header = match format {
+        InputFormat::Jpeg => probe_jpeg(bytes)?,
+        InputFormat::Png => probe_image(format, png_decoder(bytes, limits)?)?,
+        InputFormat::Gif => probe_image(format, gif_decoder(bytes, limits)?)?,
+        InputFormat::Webp => probe_image(format, webp_decoder(bytes, limits)?)?,
+    };
+    limits.check_input_dimensions(header.width, header.height)?;
+    Ok(header)
+}
+
+fn jpeg_error(e: jpeg_decoder::Error) -> Error {
+    Error::undecodable("JPEG", e)
+}
+
+fn image_error(format: InputFormat, e: image::ImageError) -> Error {
+    match e {
+        image::ImageError::Limits(l) => Error::undecodable(format.name(), l),
+        other => Error::undecodable(format.name(), other),
+    }
+}
+
+fn probe_jpeg(bytes: &[u8]) -> Result<Header, Error> {
+    let mut d = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+    d.read_info().map_err(jpeg_error)?;
+    let info = d
+        .info()
+        .ok_or_else(|| Error::undecodable("JPEG", "no frame header"))?;
+    let exif = d.exif_data().map(<[u8]>::to_vec);
+    Ok(Header {
+        format: InputFormat::Jpeg,
+        width: u32::from(info.width),
+        height: u32::from(info.height),
+        orientation: exif.as_deref().map(exif::orientation).unwrap_or_default(),
+        icc: d.icc_profile(),
+        exif,
+    })
+}
+
+fn image_limits(limits: &Limits) -> image::Limits {
+    let mut l = image::Limits::default();
+    l.max_alloc = Some(limits.max_decode_alloc());
+    l
+}
+
+fn png_decoder<'a>(bytes: &'a [u8], limits: &Limits) -> Result<PngDecoder<Cursor<&'a [u8]>>, Error> {
+    PngDecoder::with_limits(Cursor::new(bytes), image_limits(limits))
+        .map_err(|e| image_error(InputFormat::Png, e))
+}
+
+fn gif_decoder<'a>(bytes: &'a [u8], limits: &Limits) -> Result<GifDecoder<Cursor<&'a [u8]>>, Error> {
+    let mut d = GifDecoder::new(Cursor::new(bytes)).map_err(|e| image_error(InputFormat::Gif, e))?;
+    d.set_limits(image_limits(limits))
+        .map_err(|e| image_error(InputFormat::Gif, e))?;
+    Ok(d)
+}
+
+fn webp_decoder<'a>(bytes: &'a [u8], limits: &Limits) -> Result<WebPDecoder<Cursor<&'a [u8]>>, Error> {
+    let mut d = WebPDecoder::new(Cursor::new(bytes)).map_err(|e| image_error(InputFormat::Webp, e))?;
+    d.set_limits(image_limits(limits))
+        .map_err(|e| image_error(InputFormat::Webp, e))?;
+    Ok(d)
+}
+
+fn probe_image(format: InputFormat, mut d: impl ImageDecoder) -> Result<Header, Error> {
+    let (width, height) = d.dimensions();
+    // Metadata is optional: a broken ICC or EXIF chunk must not make the image undecodable.
+    let icc = d.icc_profile().ok().flatten();
+    let exif = d.exif_metadata().ok().flatten();
+    Ok(Header {
+        format,
+        width,
+        height,
+        orientation: exif.as_deref().map(exif::orientation).unwrap_or_default(),
+        icc,
+        exif,
+    })
+}
+
+/// Decoded pixels: always 8-bit RGB or RGBA (RGBA only when some pixel is not opaque).
+#[derive(Debug)]
+pub struct Decoded {
+    pub image: DynamicImage,
+    /// The ICC profile still to be applied to `image` (CMYK profiles are applied while
+    /// decoding and are not returned here).
+    pub icc: Option<Vec<u8>>,
+    /// The JPEG scale actually used (1 when not shrunk).
+    pub shrink: u32,
+}
+
+/// Decodes the image the header describes. `shrink` (1, 2, 4 or 8) is honoured for JPEG.
+pub fn decode(bytes: &[u8], header: &Header, shrink: u32, limits: &Limits) -> Result<Decoded, Error> {
+    let (image, icc, shrink) = match header.format {
+        InputFormat::Jpeg => decode_jpeg(bytes, header, shrink, limits)?,
+        InputFormat::Png => (from_decoder(header.format, png_decoder(bytes, limits)?)?, header.icc.clone(), 1),
+        InputFormat::Gif => (from_decoder(header.format, gif_decoder(bytes, limits)?)?, None, 1),
+        InputFormat::Webp => (from_decoder(header.format, webp_decoder(bytes, limits)?)?, header.icc.clone(), 1),
+    };
+    Ok(Decoded {
+        image: drop_opaque_alpha(image),
+        icc,
+        shrink,
+    })
+}
+
+fn from_decoder(format: InputFormat, d: impl ImageDecoder) -> Result<DynamicImage, Error> {
+    DynamicImage::from_decoder(d).map_err(|e| image_error(format, e))
+}
+
+/// Converts to 8-bit RGB/RGBA and drops an alpha channel that is opaque everywhere.
+fn drop_opaque_alpha(image: DynamicImage) -> DynamicImage {
+    match image {
+        DynamicImage::ImageRgb8(_) => image,
+        img if !img.color().has_alpha() => DynamicImage::ImageRgb8(img.into_rgb8()),
+        img => {
+            let rgba = img.into_rgba8();
+            if rgba.pixels().all(|p| p.0[3] == 255) {
+                DynamicImage::ImageRgb8(DynamicImage::ImageRgba8(rgba).into_rgb8())
+            } else {
+                DynamicImage::ImageRgba8(rgba)
+            }
+        }
+    }
+}
+
+fn decode_jpeg(
+    bytes: &[u8],
+    header: &Header,
+    shrink: u32,
+    limits: &Limits,
+) -> Result<(DynamicImage, Option<Vec<u8>>, u32), Error> {
+    let mut d = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+    d.set_max_decoding_buffer_size(usize::try_from(limits.max_decode_alloc()).unwrap_or(usize::MAX));
+    d.read_info().map_err(jpeg_error)?;
+    let (mut w, mut h) = (header.width, header.height);
+    let mut used = 1;
+    if shrink > 1 {
+        let want_w = header.width.div_ceil(shrink);
+        let want_h = header.height.div_ceil(shrink);
+        let (sw, sh) = d
+            .scale(to_u16(want_w), to_u16(want_h))
+            .map_err(jpeg_error)?;
+        (w, h) = (u32::from(sw), u32::from(sh));
+        used = header.width.div_ceil(w.max(1));
+    }
+    let pixels = d.decode().map_err(jpeg_error)?;
+    let info = d
+        .info()
+        .ok_or_else(|| Error::undecodable("JPEG", "no frame header"))?;
+    let short = || Error::undecodable("JPEG", "decoded fewer pixels than the header declares");
+    use jpeg_decoder::PixelFormat as P;
+    let rgb: Vec<u8> = match info.pixel_format {
+        P::RGB24 => pixels,
+        P::L8 => pixels.iter().flat_map(|&l| [l, l, l]).collect(),
+        P::L16 => pixels
+            .chunks_exact(2)
+            .flat_map(|c| {
+                let l = c[0]; // big-endian: the high byte is the 8-bit value
+                [l, l, l]
+            })
+            .collect(),
+        P::CMYK32 => {
+            let rgb = crate::color::cmyk_to_rgb(&pixels, header.icc.as_deref());
+            let img = image::RgbImage::from_raw(w, h, rgb).ok_or_else(short)?;
+            // The CMYK profile (if any) has been applied; nothing left to convert.
+            return Ok((DynamicImage::ImageRgb8(img), None, used));
+        }
+    };
+    let img = image::RgbImage::from_raw(w, h, rgb).ok_or_else(short)?;
+    Ok((DynamicImage::ImageRgb8(img), header.icc.clone(), used))
+}
+
+fn to_u16(v: u32) -> u16 {
+    u16::try_from(v).unwrap_or(u16::MAX)
+}

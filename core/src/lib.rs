@@ -1,0 +1,308 @@
+//! Refract's core: a pure, synchronous image transform engine.
+//!
+//! One entry point, [`transform`]: image bytes + a typed [`Spec`] + a [`Context`] (limits,
+//! the client's `Accept` header, host policy) → [`Output`] (bytes, format, size, timings) or an
+//! [`Error`] whose [`ErrorKind`] says who is at fault. No I/O, no async, no clock of its own:
+//! it builds for native targets and for `wasm32-unknown-unknown`.
+//!
+//! The pipeline: sniff → read header → check [`Limits`] → [`Plan`] → decode (JPEG at reduced
+//! DCT scale when the plan shrinks by 2× or more) → EXIF orientation → trim → flip/rotate →
+//! `gravity=auto` saliency → crop and resize → ICC to sRGB → background/pad → blur/sharpen →
+//! encode. Same input and spec give the same bytes on the same target.
+
+pub mod color;
+pub mod decode;
+pub mod encode;
+mod error;
+pub mod exif;
+mod limits;
+pub mod negotiate;
+pub mod ops;
+pub mod plan;
+pub mod saliency;
+pub mod similarity;
+pub mod spec;
+
+pub use color::Icc;
+pub use decode::{InputFormat, Header};
+pub use encode::OutputFormat;
+pub use error::{Error, ErrorKind};
+pub use limits::Limits;
+pub use plan::Plan;
+pub use spec::{Fit, Flip, Format, Gravity, Metadata, Quality, Rotate, Spec, Trim};
+
+use image::DynamicImage;
+
+/// Encoder settings a host chooses for its CPU budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// rav1e speed, 1 (slowest, smallest) to 10 (fastest). Default 6.
+    pub avif_speed: u8,
+    /// libwebp method, 0 (fastest) to 6 (smallest). Default 4.
+    pub webp_method: u8,
+    /// Quality when the spec gives none, for JPEG and lossy WebP. Default 85.
+    pub default_quality: u8,
+    /// Quality when the spec gives none, for AVIF. Default 64 (AVIF reaches JPEG 85's
+    /// look at a lower number).
+    pub default_avif_quality: u8,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            avif_speed: 6,
+            webp_method: 4,
+            default_quality: 85,
+            default_avif_quality: 64,
+        }
+    }
+}
+
+/// Everything besides the image and the spec that a transform depends on.
+#[derive(Debug, Clone, Default)]
+pub struct Context<'a> {
+    pub limits: Limits,
+    /// The request's `Accept` header, for `format=auto`.
+    pub accept: Option<&'a str>,
+    pub policy: Policy,
+    /// A monotonic clock in milliseconds, for [`Timings`]. The core has no clock of its own
+    /// (there is none on `wasm32-unknown-unknown`); without one, timings are zero.
+    pub clock: Option<fn() -> f64>,
+}
+
+/// Where the time went, in milliseconds (zero when the context has no clock).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timings {
+    pub decode_ms: f64,
+    pub resize_ms: f64,
+    pub encode_ms: f64,
+}
+
+/// A finished transform.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub bytes: Vec<u8>,
+    pub format: OutputFormat,
+    /// Output size in pixels (for JSON output: the size the image would have).
+    pub width: u32,
+    pub height: u32,
+    /// The input's format and size as stored.
+    pub input_format: InputFormat,
+    pub input_width: u32,
+    pub input_height: u32,
+    /// What was done with the input's ICC profile.
+    pub icc: Icc,
+    /// JPEG shrink-on-load denominator used (1 = full-size decode).
+    pub shrink: u32,
+    pub timings: Timings,
+}
+
+/// Transforms `input` according to `spec`. See the crate documentation for the pipeline.
+pub fn transform(input: &[u8], spec: &Spec, ctx: &Context) -> Result<Output, Error> {
+    let limits = &ctx.limits;
+    limits.check_input_bytes(input.len())?;
+    let header = decode::probe(input, limits)?;
+    let mut plan = Plan::new(header.width, header.height, header.orientation, spec)?;
+    let (cw, ch) = (u64::from(plan.canvas.0), u64::from(plan.canvas.1));
+    limits.check_output_dimensions(cw.max(u64::from(plan.resize.0)), ch.max(u64::from(plan.resize.1)))?;
+
+    if spec.format == Some(Format::Json) {
+        return Ok(json_output(input.len(), &header, &plan));
+    }
+
+    let clock = Clock::new(ctx.clock);
+    let decoded = decode::decode(input, &header, plan.shrink, limits)?;
+    let t_decode = clock.lap();
+
+    // Geometry, in the order the plan documents.
+    let img = ops::orient(decoded.image, plan.orientation);
+    let (sx, sy) = (
+        f64::from(img.width()) / f64::from(plan.oriented.0),
+        f64::from(img.height()) / f64::from(plan.oriented.1),
+    );
+    let trim = plan.trim.scaled(sx, sy);
+    let img = ops::flip_rotate(ops::crop(img, trim), plan.flip, plan.rotate);
+    if spec.gravity == Gravity::Auto && plan.crops() {
+        let focal = saliency::focal_point(
+            &img,
+            plan.crop.width / f64::from(plan.rotated.0),
+            plan.crop.height / f64::from(plan.rotated.1),
+        );
+        plan.position_crop(focal);
+    }
+    let (rx, ry) = (
+        f64::from(img.width()) / f64::from(plan.rotated.0),
+        f64::from(img.height()) / f64::from(plan.rotated.1),
+    );
+    let mut img = ops::resize(img, plan.crop.scaled(rx, ry), plan.resize.0, plan.resize.1)?;
+    let icc = match &decoded.icc {
+        Some(profile) => color::to_srgb(&mut img, profile),
+        None if header.format == InputFormat::Jpeg && header.icc.is_some() => Icc::ConvertedToSrgb,
+        None => Icc::None,
+    };
+
+    // Background and format: an opaque background flattens transparency under the image.
+    if let Some(bg) = spec.background.filter(|bg| bg.0[3] == 255) {
+        img = ops::flatten(img, bg.0);
+    }
+    let padded = plan.canvas != plan.resize;
+    let pad_bg = spec.background.map(|b| b.0).unwrap_or(if img.color().has_alpha() {
+        [0, 0, 0, 0]
+    } else {
+        [255, 255, 255, 255]
+    });
+    let has_alpha = img.color().has_alpha() || (padded && pad_bg[3] < 255);
+    let format = choose_format(spec, ctx, has_alpha, plan.canvas)?;
+    if padded {
+        img = ops::pad(img, plan.canvas, plan.offset, pad_bg);
+    }
+    if !format.supports_alpha() {
+        img = ops::flatten(img, [255, 255, 255, 255]);
+    }
+    if let Some(radius) = spec.blur {
+        img = ops::blur(img, radius);
+    }
+    if let Some(strength) = spec.sharpen {
+        img = ops::sharpen(img, strength);
+    }
+    let t_resize = clock.lap();
+
+    let quality = match (spec.quality, format) {
+        (Some(q), _) => q.value(),
+        (None, OutputFormat::Avif) => ctx.policy.default_avif_quality,
+        (None, _) => ctx.policy.default_quality,
+    };
+    let exif = output_exif(spec.metadata, header.exif.as_deref());
+    let bytes = encode::encode(&img, format, quality, &ctx.policy, exif.as_deref())?;
+    let t_encode = clock.lap();
+
+    Ok(Output {
+        bytes,
+        format,
+        width: img.width(),
+        height: img.height(),
+        input_format: header.format,
+        input_width: header.width,
+        input_height: header.height,
+        icc,
+        shrink: decoded.shrink,
+        timings: Timings {
+            decode_ms: t_decode,
+            resize_ms: t_resize,
+            encode_ms: t_encode,
+        },
+    })
+}
+
+/// Picks the output format from the spec, the client's `Accept` header and the image.
+fn choose_format(spec: &Spec, ctx: &Context, has_alpha: bool, canvas: (u32, u32)) -> Result<OutputFormat, Error> {
+    let fallback = if has_alpha {
+        OutputFormat::Png
+    } else {
+        OutputFormat::Jpeg {
+            progressive: progressive_jpeg(canvas),
+        }
+    };
+    let lossless = spec.quality == Some(Quality::Value(100));
+    let chosen = match spec.format {
+        None => fallback,
+        Some(Format::Auto) => {
+            let accept = ctx.accept.unwrap_or("");
+            let candidates = [OutputFormat::Avif, OutputFormat::Webp { lossless }];
+            let mime = |f: OutputFormat| f.content_type();
+            candidates
+                .into_iter()
+                .find(|f| f.available() && negotiate::accepts(accept, mime(*f)))
+                .unwrap_or(fallback)
+        }
+        Some(Format::Avif) => OutputFormat::Avif,
+        Some(Format::Webp) => OutputFormat::Webp { lossless },
+        Some(Format::Jpeg) => OutputFormat::Jpeg {
+            progressive: progressive_jpeg(canvas),
+        },
+        Some(Format::BaselineJpeg) => OutputFormat::Jpeg { progressive: false },
+        Some(Format::Png) => OutputFormat::Png,
+        Some(Format::Json) => OutputFormat::Json,
+    };
+    if !chosen.available() {
+        return Err(Error::UnsupportedOutput {
+            format: chosen.name(),
+        });
+    }
+    Ok(chosen)
+}
+
+/// `format=jpeg` is progressive, except for tiny (< 150×150) or huge (> 3000×3000) areas,
+/// as Cloudflare documents.
+fn progressive_jpeg((w, h): (u32, u32)) -> bool {
+    let area = u64::from(w) * u64::from(h);
+    (150 * 150..=3000 * 3000).contains(&area)
+}
+
+fn output_exif(metadata: Metadata, exif: Option<&[u8]>) -> Option<Vec<u8>> {
+    let exif = exif?;
+    match metadata {
+        Metadata::None => None,
+        Metadata::Copyright => exif::copyright_only(exif),
+        Metadata::Keep => exif::with_normal_orientation(exif),
+    }
+}
+
+fn json_output(file_size: usize, header: &Header, plan: &Plan) -> Output {
+    let body = serde_json::json!({
+        "width": plan.canvas.0,
+        "height": plan.canvas.1,
+        "original": {
+            "width": header.width,
+            "height": header.height,
+            "file_size": file_size,
+            "format": header.format.mime_type(),
+            "orientation": header.orientation.to_exif(),
+            "icc_profile": header.icc.is_some(),
+        }
+    });
+    Output {
+        bytes: body.to_string().into_bytes(),
+        format: OutputFormat::Json,
+        width: plan.canvas.0,
+        height: plan.canvas.1,
+        input_format: header.format,
+        input_width: header.width,
+        input_height: header.height,
+        icc: Icc::None,
+        shrink: 1,
+        timings: Timings::default(),
+    }
+}
+
+struct Clock {
+    now: Option<fn() -> f64>,
+    last: std::cell::Cell<f64>,
+}
+
+impl Clock {
+    fn new(now: Option<fn() -> f64>) -> Self {
+        let start = now.map(|f| f()).unwrap_or(0.0);
+        Clock {
+            now,
+            last: std::cell::Cell::new(start),
+        }
+    }
+
+    /// Milliseconds since the previous lap.
+    fn lap(&self) -> f64 {
+        let Some(now) = self.now else { return 0.0 };
+        let t = now();
+        let d = t - self.last.get();
+        self.last.set(t);
+        d
+    }
+}
+
+/// Keeps `DynamicImage` out of the public signatures while letting hosts decode for tests.
+#[doc(hidden)]
+pub fn decode_for_tests(input: &[u8]) -> Result<DynamicImage, Error> {
+    let limits = Limits::default();
+    let header = decode::probe(input, &limits)?;
+    Ok(ops::orient(decode::decode(input, &header, 1, &limits)?.image, header.orientation))
+}

@@ -1,0 +1,168 @@
+//! The `refract` command: `transform` (one image) and `compare` (similarity of two images).
+//! The origin server (`serve`) arrives with its own issue.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use refract_core::{Context, Limits, Spec};
+
+#[derive(Debug, Parser)]
+#[command(name = "refract", version, about = "Refract image optimizer")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Transform one image: `refract transform in.jpg out.webp 'width=800,format=webp'`.
+    Transform {
+        /// Input file, or `-` for standard input.
+        input: String,
+        /// Output file, or `-` for standard output.
+        output: String,
+        /// Options in query form (`w=800&q=75`) or Cloudflare's form (`w=800,q=75`).
+        spec: String,
+        /// `Accept` header value used by `format=auto`.
+        #[arg(long)]
+        accept: Option<String>,
+        /// rav1e speed for AVIF output, 1 (slow, small) to 10 (fast).
+        #[arg(long, default_value_t = 6)]
+        avif_speed: u8,
+        /// Print the chosen format, size and timings to standard error.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Print the similarity (SSIM, PSNR) of two images of the same size.
+    Compare { a: String, b: String },
+}
+
+/// A failure reported as one line: `error[code]: message`.
+struct Failure {
+    code: &'static str,
+    message: String,
+}
+
+impl From<refract_core::Error> for Failure {
+    fn from(e: refract_core::Error) -> Self {
+        Failure {
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+fn io_failure(what: &str, path: &str, e: std::io::Error) -> Failure {
+    Failure {
+        code: "io_error",
+        message: format!("cannot {what} {path}: {e}"),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Transform {
+            input,
+            output,
+            spec,
+            accept,
+            avif_speed,
+            verbose,
+        } => transform(&input, &output, &spec, accept.as_deref(), avif_speed, verbose),
+        Command::Compare { a, b } => compare(&a, &b),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error[{}]: {}", f.code, f.message.replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn now_ms() -> f64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1000.0
+}
+
+/// Reads at most `limit + 1` bytes, so an endless stdin cannot exhaust memory.
+fn read_input(path: &str, limit: u64) -> Result<Vec<u8>, Failure> {
+    let mut buf = Vec::new();
+    let res = if path == "-" {
+        std::io::stdin().lock().take(limit + 1).read_to_end(&mut buf)
+    } else {
+        std::fs::File::open(path).and_then(|f| f.take(limit + 1).read_to_end(&mut buf))
+    };
+    res.map_err(|e| io_failure("read", path, e))?;
+    Ok(buf)
+}
+
+fn transform(
+    input: &str,
+    output: &str,
+    spec: &str,
+    accept: Option<&str>,
+    avif_speed: u8,
+    verbose: bool,
+) -> Result<(), Failure> {
+    let spec = Spec::parse(spec)?;
+    let limits = Limits::default();
+    let bytes = read_input(input, limits.max_input_bytes)?;
+    let mut ctx = Context {
+        limits,
+        accept,
+        clock: Some(now_ms),
+        ..Context::default()
+    };
+    ctx.policy.avif_speed = avif_speed;
+    let out = refract_core::transform(&bytes, &spec, &ctx)?;
+    if output == "-" {
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(&out.bytes)
+            .and_then(|()| stdout.flush())
+            .map_err(|e| io_failure("write", output, e))?;
+    } else {
+        std::fs::write(output, &out.bytes).map_err(|e| io_failure("write", output, e))?;
+    }
+    if verbose {
+        eprintln!(
+            "{} {}x{} {} bytes (input {} {}x{}, shrink 1/{}, icc {}) decode {:.1} ms, resize {:.1} ms, encode {:.1} ms",
+            out.format.name(),
+            out.width,
+            out.height,
+            out.bytes.len(),
+            out.input_format.name(),
+            out.input_width,
+            out.input_height,
+            out.shrink,
+            out.icc.as_str(),
+            out.timings.decode_ms,
+            out.timings.resize_ms,
+            out.timings.encode_ms,
+        );
+    }
+    Ok(())
+}
+
+fn compare(a: &str, b: &str) -> Result<(), Failure> {
+    let load = |p: &str| -> Result<_, Failure> {
+        let bytes = read_input(p, Limits::default().max_input_bytes)?;
+        Ok(refract_core::decode_for_tests(&bytes)?)
+    };
+    let (ia, ib) = (load(a)?, load(b)?);
+    let s = refract_core::similarity::compare(&ia, &ib).ok_or_else(|| Failure {
+        code: "size_mismatch",
+        message: format!(
+            "images differ in size: {}x{} and {}x{}",
+            ia.width(),
+            ia.height(),
+            ib.width(),
+            ib.height()
+        ),
+    })?;
+    println!("ssim {:.5} psnr {:.2}", s.ssim, s.psnr);
+    Ok(())
+}
