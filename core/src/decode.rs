@@ -79,6 +79,11 @@ pub struct Header {
 /// Reads the header and checks the pixel limit. Allocates no pixel buffer.
 pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Header, Error> {
     let format = sniff(bytes)?;
+    // Checked from the fixed-position size fields first, so a bomb is refused even when the
+    // rest of its header is missing and before any decoder state exists.
+    if let Some((w, h)) = declared_size(format, bytes) {
+        limits.check_input_dimensions(w, h)?;
+    }
     let header = match format {
         InputFormat::Jpeg => probe_jpeg(bytes)?,
         InputFormat::Png => probe_image(format, png_decoder(bytes, limits)?)?,
@@ -87,6 +92,31 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Header, Error> {
     };
     limits.check_input_dimensions(header.width, header.height)?;
     Ok(header)
+}
+
+/// The size stated at a fixed position in the container header (not for JPEG, whose frame
+/// header can sit anywhere; jpeg-decoder reads it without allocating pixel memory).
+fn declared_size(format: InputFormat, b: &[u8]) -> Option<(u32, u32)> {
+    let be32 = |i: usize| Some(u32::from_be_bytes(b.get(i..i + 4)?.try_into().ok()?));
+    let le16 = |i: usize| Some(u32::from(u16::from_le_bytes(b.get(i..i + 2)?.try_into().ok()?)));
+    let le24 = |i: usize| {
+        let v = b.get(i..i + 3)?;
+        Some(u32::from(v[0]) | u32::from(v[1]) << 8 | u32::from(v[2]) << 16)
+    };
+    match format {
+        InputFormat::Png if b.get(12..16) == Some(b"IHDR") => Some((be32(16)?, be32(20)?)),
+        InputFormat::Gif => Some((le16(6)?, le16(8)?)),
+        InputFormat::Webp => match b.get(12..16)? {
+            b"VP8X" => Some((le24(24)? + 1, le24(27)? + 1)),
+            b"VP8 " => Some((le16(26)? & 0x3FFF, le16(28)? & 0x3FFF)),
+            b"VP8L" => {
+                let v = u32::from_le_bytes(b.get(21..25)?.try_into().ok()?);
+                Some(((v & 0x3FFF) + 1, ((v >> 14) & 0x3FFF) + 1))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 fn jpeg_error(e: jpeg_decoder::Error) -> Error {
@@ -164,8 +194,11 @@ pub struct Decoded {
     /// The ICC profile still to be applied to `image` (CMYK profiles are applied while
     /// decoding and are not returned here).
     pub icc: Option<Vec<u8>>,
-    /// The JPEG scale actually used (1 when not shrunk).
+    /// The JPEG scale denominator actually used (1 when not shrunk).
     pub shrink: u32,
+    /// Decoded pixels per source pixel: exactly `1 / shrink` when the decoder scaled by the
+    /// requested factor (the last row and column may then cover a partial block).
+    pub scale: f64,
 }
 
 /// Decodes the image the header describes. `shrink` (1, 2, 4 or 8) is honoured for JPEG.
@@ -176,10 +209,17 @@ pub fn decode(bytes: &[u8], header: &Header, shrink: u32, limits: &Limits) -> Re
         InputFormat::Gif => (from_decoder(header.format, gif_decoder(bytes, limits)?)?, None, 1),
         InputFormat::Webp => (from_decoder(header.format, webp_decoder(bytes, limits)?)?, header.icc.clone(), 1),
     };
+    let exact = (header.width.div_ceil(shrink), header.height.div_ceil(shrink));
+    let scale = if (image.width(), image.height()) == exact {
+        1.0 / f64::from(shrink)
+    } else {
+        f64::from(image.width()) / f64::from(header.width.max(1))
+    };
     Ok(Decoded {
         image: drop_opaque_alpha(image),
         icc,
         shrink,
+        scale,
     })
 }
 

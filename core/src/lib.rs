@@ -114,27 +114,39 @@ pub fn transform(input: &[u8], spec: &Spec, ctx: &Context) -> Result<Output, Err
     let decoded = decode::decode(input, &header, plan.shrink, limits)?;
     let t_decode = clock.lap();
 
-    // Geometry, in the order the plan documents.
+    // Geometry, in the order the plan documents. Without flip or rotate, trim and crop fold
+    // into the single resampling step, at the exact shrink-on-load scale.
+    let s = decoded.scale;
     let img = ops::orient(decoded.image, plan.orientation);
-    let (sx, sy) = (
-        f64::from(img.width()) / f64::from(plan.oriented.0),
-        f64::from(img.height()) / f64::from(plan.oriented.1),
-    );
-    let trim = plan.trim.scaled(sx, sy);
-    let img = ops::flip_rotate(ops::crop(img, trim), plan.flip, plan.rotate);
+    let (img, region) = if plan.flip == Flip::None && plan.rotate == Rotate::None {
+        (img, plan.trim.scaled(s, s))
+    } else {
+        let img = ops::flip_rotate(ops::crop(img, plan.trim.scaled(s, s)), plan.flip, plan.rotate);
+        let whole = plan::Rect {
+            x: 0.0,
+            y: 0.0,
+            width: f64::from(img.width()),
+            height: f64::from(img.height()),
+        };
+        (img, whole)
+    };
     if spec.gravity == Gravity::Auto && plan.crops() {
         let focal = saliency::focal_point(
             &img,
+            region,
             plan.crop.width / f64::from(plan.rotated.0),
             plan.crop.height / f64::from(plan.rotated.1),
         );
         plan.position_crop(focal);
     }
     let (rx, ry) = (
-        f64::from(img.width()) / f64::from(plan.rotated.0),
-        f64::from(img.height()) / f64::from(plan.rotated.1),
+        region.width / f64::from(plan.rotated.0),
+        region.height / f64::from(plan.rotated.1),
     );
-    let mut img = ops::resize(img, plan.crop.scaled(rx, ry), plan.resize.0, plan.resize.1)?;
+    let mut crop = plan.crop.scaled(rx, ry);
+    crop.x += region.x;
+    crop.y += region.y;
+    let mut img = ops::resize(img, crop, plan.resize.0, plan.resize.1)?;
     let icc = match &decoded.icc {
         Some(profile) => color::to_srgb(&mut img, profile),
         None if header.format == InputFormat::Jpeg && header.icc.is_some() => Icc::ConvertedToSrgb,

@@ -14,10 +14,10 @@ use crate::plan::Rect;
 /// Long side of the image the saliency measure looks at.
 pub const ANALYSIS_SIZE: u32 = 96;
 
-/// Focal point (fractions of the image) of the most salient `crop_w` × `crop_h` window, where
-/// the crop size is given as fractions (`0..=1`) of the image size.
-pub fn focal_point(img: &DynamicImage, crop_w: f64, crop_h: f64) -> (f32, f32) {
-    let (w, h) = (img.width(), img.height());
+/// Focal point (fractions of `region`) of the most salient `crop_w` × `crop_h` window inside
+/// `region` of `img`, where the crop size is given as fractions (`0..=1`) of the region.
+pub fn focal_point(img: &DynamicImage, region: Rect, crop_w: f64, crop_h: f64) -> (f32, f32) {
+    let (w, h) = (region.width.round().max(1.0) as u32, region.height.round().max(1.0) as u32);
     let scale = f64::from(ANALYSIS_SIZE) / f64::from(w.max(h));
     let (sw, sh) = if scale < 1.0 {
         (
@@ -27,13 +27,7 @@ pub fn focal_point(img: &DynamicImage, crop_w: f64, crop_h: f64) -> (f32, f32) {
     } else {
         (w, h)
     };
-    let full = Rect {
-        x: 0.0,
-        y: 0.0,
-        width: f64::from(w),
-        height: f64::from(h),
-    };
-    let Ok(small) = ops::resize(img.clone(), full, sw, sh) else {
+    let Ok(small) = ops::resize(img.clone(), region, sw, sh) else {
         return (0.5, 0.5);
     };
     let rgb = small.into_rgb8();
@@ -98,19 +92,38 @@ mod tests {
     }
 
     #[test]
+    fn whole(img: &DynamicImage) -> Rect {
+        Rect {
+            x: 0.0,
+            y: 0.0,
+            width: f64::from(img.width()),
+            height: f64::from(img.height()),
+        }
+    }
+
+    #[test]
     fn finds_the_busy_region() {
         let img = busy_patch(400, 200, 330, 90);
-        let (fx, _) = focal_point(&img, 0.25, 1.0);
+        let (fx, _) = focal_point(&img, whole(&img), 0.25, 1.0);
         assert!(fx > 0.75, "focal x {fx} should be on the right");
         let img = busy_patch(400, 200, 20, 90);
-        let (fx, _) = focal_point(&img, 0.25, 1.0);
+        let (fx, _) = focal_point(&img, whole(&img), 0.25, 1.0);
         assert!(fx < 0.25, "focal x {fx} should be on the left");
+    }
+
+    #[test]
+    fn looks_only_inside_the_region() {
+        // The busy patch is at the far right, outside the analysed left half.
+        let img = busy_patch(400, 200, 330, 90);
+        let left_half = Rect { x: 0.0, y: 0.0, width: 200.0, height: 200.0 };
+        let (fx, _) = focal_point(&img, left_half, 0.5, 1.0);
+        assert!((fx - 0.5).abs() < 0.05, "flat region keeps the centre, got {fx}");
     }
 
     #[test]
     fn flat_image_prefers_centre() {
         let img = DynamicImage::ImageRgb8(RgbImage::from_pixel(300, 300, Rgb([9, 9, 9])));
-        let (fx, fy) = focal_point(&img, 0.5, 0.5);
+        let (fx, fy) = focal_point(&img, whole(&img), 0.5, 0.5);
         assert!((fx - 0.5).abs() < 0.02 && (fy - 0.5).abs() < 0.02, "{fx},{fy}");
     }
 }

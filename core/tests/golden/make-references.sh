@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Regenerates the golden reference images with ImageMagick (an independent implementation),
+# so the golden tests check Refract against another program, not against itself.
+# Run from anywhere: bash core/tests/golden/make-references.sh   (needs Debian's imagemagick)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+s="$here/../../../samples"
+srgb=/usr/share/color/icc/sRGB.icc   # from Debian's icc-profiles-free
+im=/usr/bin/convert
+cd "$here"
+$im "$s/bird-20mp.jpg" -filter Lanczos -resize 400x bird-w400.png
+$im "$s/bridge-10mp.jpg" -filter Lanczos -resize 300x300^ -gravity center -extent 300x300 bridge-cover-300.png
+$im "$s/orientation-6.jpg" -auto-orient -filter Lanczos -resize 300x orientation-w300.png
+$im "$s/icc-p3.jpg" -profile "$srgb" -strip -filter Lanczos -resize 300x icc-p3-w300.png
+$im "$s/cmyk.jpg" -profile "$srgb" -strip -filter Lanczos -resize 300x cmyk-w300.png
+$im "$s/grayscale.jpg" -filter Lanczos -resize 300x -type TrueColor grayscale-w300.png
+$im "$s/logo-alpha.png" -filter Lanczos -resize 128x logo-w128.png
+$im "$s/photo-16bit.png" -filter Lanczos -resize 300x -depth 8 photo16-w300.png
+$im "$s/photo.webp" -filter Lanczos -resize 300x photo-webp-w300.png
+$im "$s/animated.gif[0]" animated-frame0.png
+$im "$s/baseline.jpg" -flop -rotate 90 -filter Lanczos -resize 200x baseline-fliph-rot90-w200.png
+$im "$s/baseline.jpg" -crop 1000x800+400+100 +repage -filter Lanczos -resize 200x baseline-trim-w200.png
+$im "$s/baseline.jpg" -filter Lanczos -resize 300x325 -background red -gravity center -extent 300x325 baseline-pad-red-300x325.png
+$im "$s/palette.png" -filter Lanczos -resize 400x palette-w400.png
+$im "$s/alpha-lossless.webp" -filter Lanczos -resize 200x alpha-webp-w200.png
+ls -la "$here"/*.png
