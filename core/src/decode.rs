@@ -49,7 +49,9 @@ pub fn sniff(bytes: &[u8]) -> Result<InputFormat, Error> {
         [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => Ok(InputFormat::Png),
         [b'G', b'I', b'F', b'8', b'7' | b'9', b'a', ..] => Ok(InputFormat::Gif),
         [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => Ok(InputFormat::Webp),
-        [_, _, _, _, b'f', b't', b'y', b'p', b'a', b'v', b'i', b'f' | b's', ..] => unsupported("AVIF"),
+        [_, _, _, _, b'f', b't', b'y', b'p', b'a', b'v', b'i', b'f' | b's', ..] => {
+            unsupported("AVIF")
+        }
         [_, _, _, _, b'f', b't', b'y', b'p', b'h', b'e', b'i' | b'v', ..] => unsupported("HEIF"),
         [b'I', b'I', 42, 0, ..] | [b'M', b'M', 0, 42, ..] => unsupported("TIFF"),
         [b'B', b'M', ..] => unsupported("BMP"),
@@ -90,6 +92,12 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Header, Error> {
         InputFormat::Gif => probe_image(format, gif_decoder(bytes, limits)?)?,
         InputFormat::Webp => probe_image(format, webp_decoder(bytes, limits)?)?,
     };
+    if header.width == 0 || header.height == 0 {
+        return Err(Error::undecodable(
+            format.name(),
+            "the header declares an empty image",
+        ));
+    }
     limits.check_input_dimensions(header.width, header.height)?;
     Ok(header)
 }
@@ -98,7 +106,11 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Header, Error> {
 /// header can sit anywhere; jpeg-decoder reads it without allocating pixel memory).
 fn declared_size(format: InputFormat, b: &[u8]) -> Option<(u32, u32)> {
     let be32 = |i: usize| Some(u32::from_be_bytes(b.get(i..i + 4)?.try_into().ok()?));
-    let le16 = |i: usize| Some(u32::from(u16::from_le_bytes(b.get(i..i + 2)?.try_into().ok()?)));
+    let le16 = |i: usize| {
+        Some(u32::from(u16::from_le_bytes(
+            b.get(i..i + 2)?.try_into().ok()?,
+        )))
+    };
     let le24 = |i: usize| {
         let v = b.get(i..i + 3)?;
         Some(u32::from(v[0]) | u32::from(v[1]) << 8 | u32::from(v[2]) << 16)
@@ -153,20 +165,31 @@ fn image_limits(limits: &Limits) -> image::Limits {
     l
 }
 
-fn png_decoder<'a>(bytes: &'a [u8], limits: &Limits) -> Result<PngDecoder<Cursor<&'a [u8]>>, Error> {
+fn png_decoder<'a>(
+    bytes: &'a [u8],
+    limits: &Limits,
+) -> Result<PngDecoder<Cursor<&'a [u8]>>, Error> {
     PngDecoder::with_limits(Cursor::new(bytes), image_limits(limits))
         .map_err(|e| image_error(InputFormat::Png, e))
 }
 
-fn gif_decoder<'a>(bytes: &'a [u8], limits: &Limits) -> Result<GifDecoder<Cursor<&'a [u8]>>, Error> {
-    let mut d = GifDecoder::new(Cursor::new(bytes)).map_err(|e| image_error(InputFormat::Gif, e))?;
+fn gif_decoder<'a>(
+    bytes: &'a [u8],
+    limits: &Limits,
+) -> Result<GifDecoder<Cursor<&'a [u8]>>, Error> {
+    let mut d =
+        GifDecoder::new(Cursor::new(bytes)).map_err(|e| image_error(InputFormat::Gif, e))?;
     d.set_limits(image_limits(limits))
         .map_err(|e| image_error(InputFormat::Gif, e))?;
     Ok(d)
 }
 
-fn webp_decoder<'a>(bytes: &'a [u8], limits: &Limits) -> Result<WebPDecoder<Cursor<&'a [u8]>>, Error> {
-    let mut d = WebPDecoder::new(Cursor::new(bytes)).map_err(|e| image_error(InputFormat::Webp, e))?;
+fn webp_decoder<'a>(
+    bytes: &'a [u8],
+    limits: &Limits,
+) -> Result<WebPDecoder<Cursor<&'a [u8]>>, Error> {
+    let mut d =
+        WebPDecoder::new(Cursor::new(bytes)).map_err(|e| image_error(InputFormat::Webp, e))?;
     d.set_limits(image_limits(limits))
         .map_err(|e| image_error(InputFormat::Webp, e))?;
     Ok(d)
@@ -202,14 +225,34 @@ pub struct Decoded {
 }
 
 /// Decodes the image the header describes. `shrink` (1, 2, 4 or 8) is honoured for JPEG.
-pub fn decode(bytes: &[u8], header: &Header, shrink: u32, limits: &Limits) -> Result<Decoded, Error> {
+pub fn decode(
+    bytes: &[u8],
+    header: &Header,
+    shrink: u32,
+    limits: &Limits,
+) -> Result<Decoded, Error> {
     let (image, icc, shrink) = match header.format {
         InputFormat::Jpeg => decode_jpeg(bytes, header, shrink, limits)?,
-        InputFormat::Png => (from_decoder(header.format, png_decoder(bytes, limits)?)?, header.icc.clone(), 1),
-        InputFormat::Gif => (from_decoder(header.format, gif_decoder(bytes, limits)?)?, None, 1),
-        InputFormat::Webp => (from_decoder(header.format, webp_decoder(bytes, limits)?)?, header.icc.clone(), 1),
+        InputFormat::Png => (
+            from_decoder(header.format, png_decoder(bytes, limits)?)?,
+            header.icc.clone(),
+            1,
+        ),
+        InputFormat::Gif => (
+            from_decoder(header.format, gif_decoder(bytes, limits)?)?,
+            None,
+            1,
+        ),
+        InputFormat::Webp => (
+            from_decoder(header.format, webp_decoder(bytes, limits)?)?,
+            header.icc.clone(),
+            1,
+        ),
     };
-    let exact = (header.width.div_ceil(shrink), header.height.div_ceil(shrink));
+    let exact = (
+        header.width.div_ceil(shrink),
+        header.height.div_ceil(shrink),
+    );
     let scale = if (image.width(), image.height()) == exact {
         1.0 / f64::from(shrink)
     } else {
@@ -250,7 +293,9 @@ fn decode_jpeg(
     limits: &Limits,
 ) -> Result<(DynamicImage, Option<Vec<u8>>, u32), Error> {
     let mut d = jpeg_decoder::Decoder::new(Cursor::new(bytes));
-    d.set_max_decoding_buffer_size(usize::try_from(limits.max_decode_alloc()).unwrap_or(usize::MAX));
+    d.set_max_decoding_buffer_size(
+        usize::try_from(limits.max_decode_alloc()).unwrap_or(usize::MAX),
+    );
     d.read_info().map_err(jpeg_error)?;
     let (mut w, mut h) = (header.width, header.height);
     let mut used = 1;

@@ -8,9 +8,13 @@ use crate::{Error, Policy};
 /// The encoded output's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutputFormat {
-    Jpeg { progressive: bool },
+    Jpeg {
+        progressive: bool,
+    },
     Png,
-    Webp { lossless: bool },
+    Webp {
+        lossless: bool,
+    },
     Avif,
     /// Metadata only (`format=json`).
     Json,
@@ -47,7 +51,10 @@ impl OutputFormat {
     }
 
     pub fn supports_alpha(self) -> bool {
-        matches!(self, OutputFormat::Png | OutputFormat::Webp { .. } | OutputFormat::Avif)
+        matches!(
+            self,
+            OutputFormat::Png | OutputFormat::Webp { .. } | OutputFormat::Avif
+        )
     }
 
     /// Whether this build can encode the format.
@@ -91,7 +98,12 @@ fn dims_u16(img: &DynamicImage) -> Result<(u16, u16), Error> {
     }
 }
 
-fn jpeg(img: &DynamicImage, quality: u8, progressive: bool, exif: Option<&[u8]>) -> Result<Vec<u8>, Error> {
+fn jpeg(
+    img: &DynamicImage,
+    quality: u8,
+    progressive: bool,
+    exif: Option<&[u8]>,
+) -> Result<Vec<u8>, Error> {
     use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
     let (w, h) = dims_u16(img)?;
     let rgb;
@@ -124,14 +136,25 @@ fn png(img: &DynamicImage) -> Result<Vec<u8>, Error> {
     use image::codecs::png::{CompressionType, FilterType, PngEncoder};
     use image::ImageEncoder;
     let mut out = Vec::new();
-    let enc = PngEncoder::new_with_quality(&mut out, CompressionType::Default, FilterType::Adaptive);
-    enc.write_image(img.as_bytes(), img.width(), img.height(), img.color().into())
-        .map_err(|e| Error::internal("encoding PNG", e))?;
+    let enc =
+        PngEncoder::new_with_quality(&mut out, CompressionType::Default, FilterType::Adaptive);
+    enc.write_image(
+        img.as_bytes(),
+        img.width(),
+        img.height(),
+        img.color().into(),
+    )
+    .map_err(|e| Error::internal("encoding PNG", e))?;
     Ok(out)
 }
 
 #[cfg(feature = "webp")]
-fn webp(img: &DynamicImage, quality: u8, lossless: bool, policy: &Policy) -> Result<Vec<u8>, Error> {
+fn webp(
+    img: &DynamicImage,
+    quality: u8,
+    lossless: bool,
+    policy: &Policy,
+) -> Result<Vec<u8>, Error> {
     let (w, h) = (img.width(), img.height());
     if w > 16_383 || h > 16_383 {
         return Err(Error::OutputTooLarge {
@@ -180,7 +203,9 @@ fn avif(img: &DynamicImage, quality: u8, policy: &Policy) -> Result<Vec<u8>, Err
         .with_speed(policy.avif_speed.clamp(1, 10))
         .with_num_threads(Some(1));
     let res = match img {
-        DynamicImage::ImageRgba8(i) => enc.encode_rgba(imgref::Img::new(i.as_raw().as_rgba(), w, h)),
+        DynamicImage::ImageRgba8(i) => {
+            enc.encode_rgba(imgref::Img::new(i.as_raw().as_rgba(), w, h))
+        }
         DynamicImage::ImageRgb8(i) => enc.encode_rgb(imgref::Img::new(i.as_raw().as_rgb(), w, h)),
         _ => {
             return Err(Error::Internal {

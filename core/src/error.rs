@@ -88,8 +88,7 @@ impl Error {
                 ErrorKind::Unsupported
             }
             Error::Undecodable { .. } => ErrorKind::Undecodable,
-            Error::InputTooLarge { .. }
-            | Error::TooManyPixels { .. } => ErrorKind::OverLimits,
+            Error::InputTooLarge { .. } | Error::TooManyPixels { .. } => ErrorKind::OverLimits,
             Error::Internal { .. } => ErrorKind::Internal,
         }
     }
@@ -187,7 +186,10 @@ impl fmt::Display for Error {
                 "requested output {width}x{height} exceeds the maximum dimension of {limit} pixels"
             ),
             Error::NotApplicable { key, reason } => {
-                write!(f, "option `{key}` cannot be applied to this image: {reason}")
+                write!(
+                    f,
+                    "option `{key}` cannot be applied to this image: {reason}"
+                )
             }
             Error::UnsupportedInput { detected: Some(d) } => {
                 write!(f, "input format {d} is not supported")

@@ -165,10 +165,12 @@ pub fn copyright_only(exif: &[u8]) -> Option<Vec<u8>> {
     let r = Reader::new(tiff(exif))?;
     let tags: Vec<(u16, Vec<u8>)> = [TAG_ARTIST, TAG_COPYRIGHT]
         .into_iter()
-        .filter_map(|t| r.ascii(t).map(|mut v| {
-            v.push(0);
-            (t, v)
-        }))
+        .filter_map(|t| {
+            r.ascii(t).map(|mut v| {
+                v.push(0);
+                (t, v)
+            })
+        })
         .collect();
     if tags.is_empty() {
         return None;
@@ -221,7 +223,12 @@ mod tests {
         if let Some(c) = copyright {
             let n = entries.len() + 1;
             let off = 8 + 2 + 12 * n + 4;
-            entries.push((TAG_COPYRIGHT, TYPE_ASCII, c.len() as u32 + 1, (off as u32).to_be_bytes()));
+            entries.push((
+                TAG_COPYRIGHT,
+                TYPE_ASCII,
+                c.len() as u32 + 1,
+                (off as u32).to_be_bytes(),
+            ));
             tail.extend_from_slice(c.as_bytes());
             tail.push(0);
         }

@@ -24,7 +24,7 @@ pub mod similarity;
 pub mod spec;
 
 pub use color::Icc;
-pub use decode::{InputFormat, Header};
+pub use decode::{Header, InputFormat};
 pub use encode::OutputFormat;
 pub use error::{Error, ErrorKind};
 pub use limits::Limits;
@@ -104,7 +104,10 @@ pub fn transform(input: &[u8], spec: &Spec, ctx: &Context) -> Result<Output, Err
     let header = decode::probe(input, limits)?;
     let mut plan = Plan::new(header.width, header.height, header.orientation, spec)?;
     let (cw, ch) = (u64::from(plan.canvas.0), u64::from(plan.canvas.1));
-    limits.check_output_dimensions(cw.max(u64::from(plan.resize.0)), ch.max(u64::from(plan.resize.1)))?;
+    limits.check_output_dimensions(
+        cw.max(u64::from(plan.resize.0)),
+        ch.max(u64::from(plan.resize.1)),
+    )?;
 
     if spec.format == Some(Format::Json) {
         return Ok(json_output(input.len(), &header, &plan));
@@ -121,7 +124,11 @@ pub fn transform(input: &[u8], spec: &Spec, ctx: &Context) -> Result<Output, Err
     let (img, region) = if plan.flip == Flip::None && plan.rotate == Rotate::None {
         (img, plan.trim.scaled(s, s))
     } else {
-        let img = ops::flip_rotate(ops::crop(img, plan.trim.scaled(s, s)), plan.flip, plan.rotate);
+        let img = ops::flip_rotate(
+            ops::crop(img, plan.trim.scaled(s, s)),
+            plan.flip,
+            plan.rotate,
+        );
         let whole = plan::Rect {
             x: 0.0,
             y: 0.0,
@@ -158,11 +165,14 @@ pub fn transform(input: &[u8], spec: &Spec, ctx: &Context) -> Result<Output, Err
         img = ops::flatten(img, bg.0);
     }
     let padded = plan.canvas != plan.resize;
-    let pad_bg = spec.background.map(|b| b.0).unwrap_or(if img.color().has_alpha() {
-        [0, 0, 0, 0]
-    } else {
-        [255, 255, 255, 255]
-    });
+    let pad_bg = spec
+        .background
+        .map(|b| b.0)
+        .unwrap_or(if img.color().has_alpha() {
+            [0, 0, 0, 0]
+        } else {
+            [255, 255, 255, 255]
+        });
     let has_alpha = img.color().has_alpha() || (padded && pad_bg[3] < 255);
     let format = choose_format(spec, ctx, has_alpha, plan.canvas)?;
     if padded {
@@ -207,7 +217,12 @@ pub fn transform(input: &[u8], spec: &Spec, ctx: &Context) -> Result<Output, Err
 }
 
 /// Picks the output format from the spec, the client's `Accept` header and the image.
-fn choose_format(spec: &Spec, ctx: &Context, has_alpha: bool, canvas: (u32, u32)) -> Result<OutputFormat, Error> {
+fn choose_format(
+    spec: &Spec,
+    ctx: &Context,
+    has_alpha: bool,
+    canvas: (u32, u32),
+) -> Result<OutputFormat, Error> {
     let fallback = if has_alpha {
         OutputFormat::Png
     } else {
@@ -316,5 +331,8 @@ impl Clock {
 pub fn decode_for_tests(input: &[u8]) -> Result<DynamicImage, Error> {
     let limits = Limits::default();
     let header = decode::probe(input, &limits)?;
-    Ok(ops::orient(decode::decode(input, &header, 1, &limits)?.image, header.orientation))
+    Ok(ops::orient(
+        decode::decode(input, &header, 1, &limits)?.image,
+        header.orientation,
+    ))
 }

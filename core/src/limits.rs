@@ -65,6 +65,8 @@ impl Limits {
     /// The byte budget handed to the decoders as a second line of defence.
     pub(crate) fn max_decode_alloc(&self) -> u64 {
         // 8 bytes per pixel covers 16-bit RGBA, plus slack for decoder tables.
-        self.max_input_pixels.saturating_mul(8).saturating_add(64 << 20)
+        self.max_input_pixels
+            .saturating_mul(8)
+            .saturating_add(64 << 20)
     }
 }

@@ -59,7 +59,12 @@ pub fn crop(img: DynamicImage, r: Rect) -> DynamicImage {
 
 /// Resizes the `src` region of `img` to `width` × `height` with Lanczos3 (alpha premultiplied
 /// during filtering). Returns the input untouched when nothing would change.
-pub fn resize(img: DynamicImage, src: Rect, width: u32, height: u32) -> Result<DynamicImage, Error> {
+pub fn resize(
+    img: DynamicImage,
+    src: Rect,
+    width: u32,
+    height: u32,
+) -> Result<DynamicImage, Error> {
     let (iw, ih) = (img.width(), img.height());
     let src = Rect {
         x: src.x.clamp(0.0, f64::from(iw)),
@@ -67,7 +72,9 @@ pub fn resize(img: DynamicImage, src: Rect, width: u32, height: u32) -> Result<D
         width: src.width.min(f64::from(iw) - src.x.max(0.0)).max(1.0),
         height: src.height.min(f64::from(ih) - src.y.max(0.0)).max(1.0),
     };
-    let whole = src.x < 0.5 && src.y < 0.5 && (src.width - f64::from(iw)).abs() < 0.5
+    let whole = src.x < 0.5
+        && src.y < 0.5
+        && (src.width - f64::from(iw)).abs() < 0.5
         && (src.height - f64::from(ih)).abs() < 0.5;
     if whole && (width, height) == (iw, ih) {
         return Ok(img);
@@ -79,7 +86,12 @@ pub fn resize(img: DynamicImage, src: Rect, width: u32, height: u32) -> Result<D
     let buf: &[u8] = match &img {
         DynamicImage::ImageRgba8(i) => i.as_raw(),
         DynamicImage::ImageRgb8(i) => i.as_raw(),
-        _ => return Err(Error::Internal { context: "resizing a non-8-bit image", source: None }),
+        _ => {
+            return Err(Error::Internal {
+                context: "resizing a non-8-bit image",
+                source: None,
+            })
+        }
     };
     let src_view = ImageRef::new(iw, ih, buf, pt).map_err(|e| Error::internal("resizing", e))?;
     let mut dst = Image::new(width, height, pt);
@@ -91,7 +103,10 @@ pub fn resize(img: DynamicImage, src: Rect, width: u32, height: u32) -> Result<D
         .resize(&src_view, &mut dst, &options)
         .map_err(|e| Error::internal("resizing", e))?;
     let raw = dst.into_vec();
-    let bad = || Error::Internal { context: "resizing", source: None };
+    let bad = || Error::Internal {
+        context: "resizing",
+        source: None,
+    };
     Ok(if alpha {
         DynamicImage::ImageRgba8(RgbaImage::from_raw(width, height, raw).ok_or_else(bad)?)
     } else {

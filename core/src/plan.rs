@@ -64,7 +64,7 @@ pub struct Plan {
     /// Where the resized image sits on the canvas.
     pub offset: (u32, u32),
     /// JPEG shrink-on-load denominator (1, 2, 4 or 8): the source may be decoded at
-    /// 1/`shrink` scale and still have at least as many pixels as the resize needs.
+    /// 1/`shrink` scale and still have [`SHRINK_MARGIN`] times the pixels the resize needs.
     pub shrink: u32,
 }
 
@@ -72,7 +72,12 @@ impl Plan {
     /// Plans `spec` for a `width` × `height` source with the given EXIF orientation. `gravity=auto`
     /// is planned as centre; the pipeline repositions the crop with [`Plan::position_crop`] once
     /// it has pixels to look at.
-    pub fn new(width: u32, height: u32, orientation: Orientation, spec: &Spec) -> Result<Plan, Error> {
+    pub fn new(
+        width: u32,
+        height: u32,
+        orientation: Orientation,
+        spec: &Spec,
+    ) -> Result<Plan, Error> {
         let oriented = if orientation.swaps_axes() {
             (height, width)
         } else {
@@ -143,7 +148,10 @@ impl Plan {
 }
 
 fn trim_rect(trim: Option<Trim>, (w, h): (u32, u32)) -> Result<Rect, Error> {
-    let not_applicable = |reason: String| Error::NotApplicable { key: "trim", reason };
+    let not_applicable = |reason: String| Error::NotApplicable {
+        key: "trim",
+        reason,
+    };
     let (x, y, tw, th) = match trim {
         None => return Ok(Rect::full(w, h)),
         Some(Trim::Edges {
@@ -271,8 +279,15 @@ fn fit((rw, rh): (u32, u32), w: Option<u64>, h: Option<u64>, mode: Fit) -> Fitte
     }
 }
 
+/// Shrink-on-load leaves at least this much downscaling to the Lanczos3 resize. Reduced-DCT
+/// decoding is a block filter: used all the way to the output size (a margin of 1), it softens
+/// and aliases fine texture measurably (SSIM 0.966 against ImageMagick on a 1/8 cover crop,
+/// 0.99 with the margin). libvips keeps a margin of 2; 1.25 keeps nearly all of the speed.
+pub const SHRINK_MARGIN: f64 = 1.25;
+
 fn shrink_factor(plan: &Plan) -> u32 {
-    let (tw, th) = (f64::from(plan.resize.0), f64::from(plan.resize.1));
+    let tw = f64::from(plan.resize.0) * SHRINK_MARGIN;
+    let th = f64::from(plan.resize.1) * SHRINK_MARGIN;
     [8u32, 4, 2]
         .into_iter()
         .find(|&d| {

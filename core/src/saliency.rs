@@ -17,7 +17,10 @@ pub const ANALYSIS_SIZE: u32 = 96;
 /// Focal point (fractions of `region`) of the most salient `crop_w` × `crop_h` window inside
 /// `region` of `img`, where the crop size is given as fractions (`0..=1`) of the region.
 pub fn focal_point(img: &DynamicImage, region: Rect, crop_w: f64, crop_h: f64) -> (f32, f32) {
-    let (w, h) = (region.width.round().max(1.0) as u32, region.height.round().max(1.0) as u32);
+    let (w, h) = (
+        region.width.round().max(1.0) as u32,
+        region.height.round().max(1.0) as u32,
+    );
     let scale = f64::from(ANALYSIS_SIZE) / f64::from(w.max(h));
     let (sw, sh) = if scale < 1.0 {
         (
@@ -34,7 +37,9 @@ pub fn focal_point(img: &DynamicImage, region: Rect, crop_w: f64, crop_h: f64) -
     let (sw, sh) = (sw as usize, sh as usize);
     let luma: Vec<i32> = rgb
         .pixels()
-        .map(|p| (i32::from(p.0[0]) * 299 + i32::from(p.0[1]) * 587 + i32::from(p.0[2]) * 114) / 1000)
+        .map(|p| {
+            (i32::from(p.0[0]) * 299 + i32::from(p.0[1]) * 587 + i32::from(p.0[2]) * 114) / 1000
+        })
         .collect();
     // Summed-area table with a zero row and column in front.
     let mut sat = vec![0u64; (sw + 1) * (sh + 1)];
@@ -43,11 +48,20 @@ pub fn focal_point(img: &DynamicImage, region: Rect, crop_w: f64, crop_h: f64) -
         for x in 0..sw {
             let i = y * sw + x;
             let l = luma[i];
-            let dx = if x + 1 < sw { (luma[i + 1] - l).abs() } else { 0 };
-            let dy = if y + 1 < sh { (luma[i + sw] - l).abs() } else { 0 };
+            let dx = if x + 1 < sw {
+                (luma[i + 1] - l).abs()
+            } else {
+                0
+            };
+            let dy = if y + 1 < sh {
+                (luma[i + sw] - l).abs()
+            } else {
+                0
+            };
             let p = rgb.as_raw();
             let c = &p[i * 3..i * 3 + 3];
-            let chroma = i32::from(*c.iter().max().unwrap_or(&0)) - i32::from(*c.iter().min().unwrap_or(&0));
+            let chroma =
+                i32::from(*c.iter().max().unwrap_or(&0)) - i32::from(*c.iter().min().unwrap_or(&0));
             row += (dx + dy + chroma / 2) as u64;
             sat[(y + 1) * (sw + 1) + x + 1] = sat[y * (sw + 1) + x + 1] + row;
         }
@@ -56,7 +70,9 @@ pub fn focal_point(img: &DynamicImage, region: Rect, crop_w: f64, crop_h: f64) -
     let wh = ((crop_h * sh as f64).round() as usize).clamp(1, sh);
     let sum = |x: usize, y: usize| {
         let (x1, y1) = (x + ww, y + wh);
-        sat[y1 * (sw + 1) + x1] + sat[y * (sw + 1) + x] - sat[y * (sw + 1) + x1] - sat[y1 * (sw + 1) + x]
+        sat[y1 * (sw + 1) + x1] + sat[y * (sw + 1) + x]
+            - sat[y * (sw + 1) + x1]
+            - sat[y1 * (sw + 1) + x]
     };
     let (cx, cy) = ((sw - ww) as f64 / 2.0, (sh - wh) as f64 / 2.0);
     let mut best = (0u64, f64::MAX, cx, cy);
@@ -91,7 +107,6 @@ mod tests {
         DynamicImage::ImageRgb8(img)
     }
 
-    #[test]
     fn whole(img: &DynamicImage) -> Rect {
         Rect {
             x: 0.0,
@@ -115,15 +130,26 @@ mod tests {
     fn looks_only_inside_the_region() {
         // The busy patch is at the far right, outside the analysed left half.
         let img = busy_patch(400, 200, 330, 90);
-        let left_half = Rect { x: 0.0, y: 0.0, width: 200.0, height: 200.0 };
+        let left_half = Rect {
+            x: 0.0,
+            y: 0.0,
+            width: 200.0,
+            height: 200.0,
+        };
         let (fx, _) = focal_point(&img, left_half, 0.5, 1.0);
-        assert!((fx - 0.5).abs() < 0.05, "flat region keeps the centre, got {fx}");
+        assert!(
+            (fx - 0.5).abs() < 0.05,
+            "flat region keeps the centre, got {fx}"
+        );
     }
 
     #[test]
     fn flat_image_prefers_centre() {
         let img = DynamicImage::ImageRgb8(RgbImage::from_pixel(300, 300, Rgb([9, 9, 9])));
         let (fx, fy) = focal_point(&img, whole(&img), 0.5, 0.5);
-        assert!((fx - 0.5).abs() < 0.02 && (fy - 0.5).abs() < 0.02, "{fx},{fy}");
+        assert!(
+            (fx - 0.5).abs() < 0.02 && (fy - 0.5).abs() < 0.02,
+            "{fx},{fy}"
+        );
     }
 }

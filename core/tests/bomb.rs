@@ -51,6 +51,9 @@ fn bombs_are_refused_with_next_to_no_memory() {
         let peak = PEAK.load(Ordering::SeqCst) - base;
         assert_eq!(err.code(), "too_many_pixels", "{name}: {err}");
         assert_eq!(err.kind().http_status(), 413);
-        assert!(peak < 1 << 20, "{name}: refusing the bomb allocated {peak} bytes at peak");
+        assert!(
+            peak < 1 << 20,
+            "{name}: refusing the bomb allocated {peak} bytes at peak"
+        );
     }
 }

