@@ -118,6 +118,12 @@ fn jpeg(
     let mut enc = Encoder::new(&mut out, quality.clamp(1, 100));
     enc.set_optimized_huffman_tables(true);
     enc.set_progressive(progressive);
+    if progressive {
+        // A DC scan, then the AC coefficients in two spectral bands. jpeg-encoder has no
+        // successive approximation, so each extra band costs bytes: its default of four made
+        // 800 px photos 9–12% larger than baseline, two make them within 0.2%.
+        enc.set_progressive_scans(2);
+    }
     enc.set_sampling_factor(if quality >= 90 {
         SamplingFactor::F_1_1
     } else {

@@ -36,6 +36,17 @@ enum Command {
     },
     /// Print the similarity (SSIM, PSNR) of two images of the same size.
     Compare { a: String, b: String },
+    /// Run one transform repeatedly in this process and print the median CPU and wall time
+    /// per image (CPU from /proc, Linux only). Used by bench/run.sh.
+    Bench {
+        input: String,
+        spec: String,
+        /// Timed iterations after one warm-up run.
+        #[arg(long, default_value_t = 10)]
+        iterations: u32,
+        #[arg(long, default_value_t = 6)]
+        avif_speed: u8,
+    },
 }
 
 /// A failure reported as one line: `error[code]: message`.
@@ -79,6 +90,12 @@ fn main() -> ExitCode {
             verbose,
         ),
         Command::Compare { a, b } => compare(&a, &b),
+        Command::Bench {
+            input,
+            spec,
+            iterations,
+            avif_speed,
+        } => bench(&input, &spec, iterations, avif_speed),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -178,5 +195,47 @@ fn compare(a: &str, b: &str) -> Result<(), Failure> {
         ),
     })?;
     println!("ssim {:.5} psnr {:.2}", s.ssim, s.psnr);
+    Ok(())
+}
+
+/// User + system CPU time of this process in milliseconds, from /proc/self/stat (clock ticks
+/// of 10 ms: the median over many iterations is what is meaningful).
+fn process_cpu_ms() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks * 10.0)
+}
+
+fn bench(input: &str, spec: &str, iterations: u32, avif_speed: u8) -> Result<(), Failure> {
+    let spec = Spec::parse(spec)?;
+    let bytes = read_input(input, Limits::default().max_input_bytes)?;
+    let mut ctx = Context::default();
+    ctx.policy.avif_speed = avif_speed;
+    let first = refract_core::transform(&bytes, &spec, &ctx)?;
+    let cpu0 = process_cpu_ms().ok_or_else(|| Failure {
+        code: "io_error",
+        message: "cannot read /proc/self/stat".into(),
+    })?;
+    let mut wall = Vec::new();
+    for _ in 0..iterations.max(1) {
+        let t = now_ms();
+        refract_core::transform(&bytes, &spec, &ctx)?;
+        wall.push(now_ms() - t);
+    }
+    let cpu = (process_cpu_ms().unwrap_or(cpu0) - cpu0) / f64::from(iterations.max(1));
+    wall.sort_by(f64::total_cmp);
+    println!(
+        "{{\"format\":\"{}\",\"width\":{},\"height\":{},\"bytes\":{},\"cpu_ms\":{:.2},\"wall_ms_median\":{:.2},\"iterations\":{}}}",
+        first.format.name(),
+        first.width,
+        first.height,
+        first.bytes.len(),
+        cpu,
+        wall[wall.len() / 2],
+        iterations.max(1)
+    );
     Ok(())
 }
