@@ -106,6 +106,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// The CLI's transform context: default limits, a clock for timings, the chosen AVIF speed.
+fn context(accept: Option<&str>, avif_speed: u8) -> Context<'_> {
+    let mut ctx = Context {
+        accept,
+        clock: Some(now_ms),
+        ..Context::default()
+    };
+    ctx.policy.avif_speed = avif_speed;
+    ctx
+}
+
 fn now_ms() -> f64 {
     static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
     START
@@ -139,15 +150,8 @@ fn transform(
     verbose: bool,
 ) -> Result<(), Failure> {
     let spec = Spec::parse(spec)?;
-    let limits = Limits::default();
-    let bytes = read_input(input, limits.max_input_bytes)?;
-    let mut ctx = Context {
-        limits,
-        accept,
-        clock: Some(now_ms),
-        ..Context::default()
-    };
-    ctx.policy.avif_speed = avif_speed;
+    let bytes = read_input(input, Limits::default().max_input_bytes)?;
+    let ctx = context(accept, avif_speed);
     let out = refract_core::transform(&bytes, &spec, &ctx)?;
     if output == "-" {
         let mut stdout = std::io::stdout().lock();
@@ -212,8 +216,7 @@ fn process_cpu_ms() -> Option<f64> {
 fn bench(input: &str, spec: &str, iterations: u32, avif_speed: u8) -> Result<(), Failure> {
     let spec = Spec::parse(spec)?;
     let bytes = read_input(input, Limits::default().max_input_bytes)?;
-    let mut ctx = Context::default();
-    ctx.policy.avif_speed = avif_speed;
+    let ctx = context(None, avif_speed);
     let first = refract_core::transform(&bytes, &spec, &ctx)?;
     let cpu0 = process_cpu_ms().ok_or_else(|| Failure {
         code: "io_error",
@@ -227,15 +230,15 @@ fn bench(input: &str, spec: &str, iterations: u32, avif_speed: u8) -> Result<(),
     }
     let cpu = (process_cpu_ms().unwrap_or(cpu0) - cpu0) / f64::from(iterations.max(1));
     wall.sort_by(f64::total_cmp);
-    println!(
-        "{{\"format\":\"{}\",\"width\":{},\"height\":{},\"bytes\":{},\"cpu_ms\":{:.2},\"wall_ms_median\":{:.2},\"iterations\":{}}}",
-        first.format.name(),
-        first.width,
-        first.height,
-        first.bytes.len(),
-        cpu,
-        wall[wall.len() / 2],
-        iterations.max(1)
-    );
+    let report = serde_json::json!({
+        "format": first.format.name(),
+        "width": first.width,
+        "height": first.height,
+        "bytes": first.bytes.len(),
+        "cpu_ms": cpu,
+        "wall_ms_median": wall[wall.len() / 2],
+        "iterations": iterations.max(1),
+    });
+    println!("{report}");
     Ok(())
 }
