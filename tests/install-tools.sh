@@ -3,9 +3,9 @@
 # anything already present is left alone. Versions of tools that are not from Debian are pinned.
 set -euo pipefail
 
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-    rustup target add wasm32-unknown-unknown
-fi
+for target in wasm32-unknown-unknown wasm32-wasip1; do
+    rustup target list --installed | grep -qx "$target" || rustup target add "$target"
+done
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 
@@ -15,6 +15,7 @@ need=()
 [ -x /usr/bin/convert ] || need+=(imagemagick)
 command -v vips >/dev/null 2>&1 || need+=(libvips-tools)
 [ -f /usr/share/color/icc/sRGB.icc ] || need+=(icc-profiles-free)
+command -v node >/dev/null 2>&1 || need+=(nodejs)   # runs the wasm32-wasip1 tests
 if [ ${#need[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq

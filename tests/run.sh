@@ -6,8 +6,9 @@
 #   FUZZ_SECONDS=0 bash tests/run.sh   skip the fuzz smoke run
 #
 # Steps: formatting, clippy, native tests (unit, property, golden, hostile input, CLI), the
-# core built for wasm32-unknown-unknown, the CLI over every sample in every output format
-# (checked with ImageMagick), and a short fuzz run of each fuzz target.
+# core built for wasm32-unknown-unknown, the core's tests compiled to wasm32-wasip1 and run
+# in Node's WASI (same code as the worker's, 32-bit usize), the CLI over every sample in
+# every output format (checked with ImageMagick and libvips), and a short fuzz run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -40,6 +41,11 @@ ok
 step "core and edge stub for wasm32-unknown-unknown"
 cargo build -p refract-core -p refract-edge --target wasm32-unknown-unknown \
     --no-default-features --features refract-core/avif
+ok
+
+step "core tests compiled to WebAssembly (wasm32-wasip1, run by Node's WASI)"
+CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings $PWD/tests/wasi-runner.mjs" \
+    cargo test -p refract-core --target wasm32-wasip1 --no-default-features --features avif
 ok
 
 step "refract transform over every sample and format"

@@ -103,14 +103,15 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// Offsets of the entries of IFD0, bounded by the data.
+    /// Offsets of the entries of IFD0, bounded by the data. Offsets come from the file, so
+    /// all arithmetic is checked (usize is 32 bits on wasm).
     fn ifd0_entries(&self) -> impl Iterator<Item = usize> + '_ {
-        let start = self.u32(4).map(|o| o as usize);
+        let start = self.u32(4).and_then(|o| usize::try_from(o).ok());
         let count = start.and_then(|s| self.u16(s)).unwrap_or(0) as usize;
-        let first = start.unwrap_or(0) + 2;
+        let first = start.and_then(|s| s.checked_add(2));
         (0..count)
-            .map(move |i| first + i * 12)
-            .take_while(|&e| e + 12 <= self.data.len())
+            .map_while(move |i| first?.checked_add(i * 12))
+            .take_while(|&e| e.checked_add(12).is_some_and(|end| end <= self.data.len()))
     }
 
     fn find(&self, tag: u16) -> Option<usize> {
@@ -126,7 +127,7 @@ impl<'a> Reader<'a> {
         let bytes = if count <= 4 {
             self.data.get(e + 8..e + 8 + count)?
         } else {
-            let off = self.u32(e + 8)? as usize;
+            let off = usize::try_from(self.u32(e + 8)?).ok()?;
             self.data.get(off..off.checked_add(count)?)?
         };
         let text: Vec<u8> = bytes.iter().copied().take_while(|b| *b != 0).collect();

@@ -5,6 +5,17 @@ use std::path::Path;
 
 use refract_core::{transform, Context, Output, Spec};
 
+/// Whether this build can encode the named output format (`webp` needs the `webp` feature,
+/// which the wasm builds leave out).
+pub fn can_encode(name: &str) -> bool {
+    use refract_core::OutputFormat as F;
+    match name {
+        "webp" => F::Webp { lossless: false }.available(),
+        "avif" => F::Avif.available(),
+        _ => true,
+    }
+}
+
 pub fn sample(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../samples")
