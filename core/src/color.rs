@@ -57,8 +57,8 @@ pub fn to_srgb(image: &mut DynamicImage, icc: &[u8]) -> Icc {
 }
 
 /// Converts CMYK pixels (as decoded from a JPEG, 0 = no ink) to sRGB. Uses the embedded CMYK
-/// profile when there is a usable one, the naive formula otherwise.
-pub fn cmyk_to_rgb(cmyk: &[u8], icc: Option<&[u8]>) -> Vec<u8> {
+/// profile when there is a usable one, the naive formula otherwise, and says which.
+pub fn cmyk_to_rgb(cmyk: &[u8], icc: Option<&[u8]>) -> (Vec<u8>, Icc) {
     let mut rgb = vec![0u8; cmyk.len() / 4 * 3];
     let transform = icc
         .and_then(|p| qcms::Profile::new_from_slice(p, false))
@@ -71,6 +71,11 @@ pub fn cmyk_to_rgb(cmyk: &[u8], icc: Option<&[u8]>) -> Vec<u8> {
                 qcms::Intent::default(),
             )
         });
+    let outcome = match (&transform, icc) {
+        (Some(_), _) => Icc::ConvertedToSrgb,
+        (None, Some(_)) => Icc::Ignored,
+        (None, None) => Icc::None,
+    };
     match transform {
         Some(t) => t.convert(cmyk, &mut rgb),
         None => {
@@ -82,5 +87,5 @@ pub fn cmyk_to_rgb(cmyk: &[u8], icc: Option<&[u8]>) -> Vec<u8> {
             }
         }
     }
-    rgb
+    (rgb, outcome)
 }

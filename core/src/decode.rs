@@ -9,6 +9,7 @@ use std::io::Cursor;
 use image::codecs::{gif::GifDecoder, png::PngDecoder, webp::WebPDecoder};
 use image::{DynamicImage, ImageDecoder};
 
+use crate::color::Icc;
 use crate::exif::{self, Orientation};
 use crate::{Error, Limits};
 
@@ -214,9 +215,9 @@ fn probe_image(format: InputFormat, mut d: impl ImageDecoder) -> Result<Header, 
 #[derive(Debug)]
 pub struct Decoded {
     pub image: DynamicImage,
-    /// The ICC profile still to be applied to `image` (CMYK profiles are applied while
-    /// decoding and are not returned here).
-    pub icc: Option<Vec<u8>>,
+    /// Colour handling already finished while decoding (CMYK JPEGs are converted to sRGB
+    /// here). `None`: the header's ICC profile, if any, is still to be applied.
+    pub icc_done: Option<Icc>,
     /// The JPEG scale denominator actually used (1 when not shrunk).
     pub shrink: u32,
     /// Decoded pixels per source pixel: exactly `1 / shrink` when the decoder scaled by the
@@ -231,11 +232,11 @@ pub fn decode(
     shrink: u32,
     limits: &Limits,
 ) -> Result<Decoded, Error> {
-    let (image, icc, shrink) = match header.format {
+    let (image, icc_done, shrink) = match header.format {
         InputFormat::Jpeg => decode_jpeg(bytes, header, shrink, limits)?,
         InputFormat::Png => (
             from_decoder(header.format, png_decoder(bytes, limits)?)?,
-            header.icc.clone(),
+            None,
             1,
         ),
         InputFormat::Gif => (
@@ -245,7 +246,7 @@ pub fn decode(
         ),
         InputFormat::Webp => (
             from_decoder(header.format, webp_decoder(bytes, limits)?)?,
-            header.icc.clone(),
+            None,
             1,
         ),
     };
@@ -260,7 +261,7 @@ pub fn decode(
     };
     Ok(Decoded {
         image: drop_opaque_alpha(image),
-        icc,
+        icc_done,
         shrink,
         scale,
     })
@@ -291,7 +292,7 @@ fn decode_jpeg(
     header: &Header,
     shrink: u32,
     limits: &Limits,
-) -> Result<(DynamicImage, Option<Vec<u8>>, u32), Error> {
+) -> Result<(DynamicImage, Option<Icc>, u32), Error> {
     let mut d = jpeg_decoder::Decoder::new(Cursor::new(bytes));
     d.set_max_decoding_buffer_size(
         usize::try_from(limits.max_decode_alloc()).unwrap_or(usize::MAX),
@@ -325,14 +326,13 @@ fn decode_jpeg(
             })
             .collect(),
         P::CMYK32 => {
-            let rgb = crate::color::cmyk_to_rgb(&pixels, header.icc.as_deref());
+            let (rgb, icc) = crate::color::cmyk_to_rgb(&pixels, header.icc.as_deref());
             let img = image::RgbImage::from_raw(w, h, rgb).ok_or_else(short)?;
-            // The CMYK profile (if any) has been applied; nothing left to convert.
-            return Ok((DynamicImage::ImageRgb8(img), None, used));
+            return Ok((DynamicImage::ImageRgb8(img), Some(icc), used));
         }
     };
     let img = image::RgbImage::from_raw(w, h, rgb).ok_or_else(short)?;
-    Ok((DynamicImage::ImageRgb8(img), header.icc.clone(), used))
+    Ok((DynamicImage::ImageRgb8(img), None, used))
 }
 
 fn to_u16(v: u32) -> u16 {

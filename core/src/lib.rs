@@ -154,10 +154,10 @@ pub fn transform(input: &[u8], spec: &Spec, ctx: &Context) -> Result<Output, Err
     crop.x += region.x;
     crop.y += region.y;
     let mut img = ops::resize(img, crop, plan.resize.0, plan.resize.1)?;
-    let icc = match &decoded.icc {
-        Some(profile) => color::to_srgb(&mut img, profile),
-        None if header.format == InputFormat::Jpeg && header.icc.is_some() => Icc::ConvertedToSrgb,
-        None => Icc::None,
+    let icc = match (decoded.icc_done, &header.icc) {
+        (Some(done), _) => done,
+        (None, Some(profile)) => color::to_srgb(&mut img, profile),
+        (None, None) => Icc::None,
     };
 
     // Background and format: an opaque background flattens transparency under the image.
@@ -326,9 +326,10 @@ impl Clock {
     }
 }
 
-/// Keeps `DynamicImage` out of the public signatures while letting hosts decode for tests.
-#[doc(hidden)]
-pub fn decode_for_tests(input: &[u8]) -> Result<DynamicImage, Error> {
+/// Decodes an image at full size, upright (EXIF orientation applied), without colour
+/// conversion: for comparing outputs (`refract compare`, golden and parity tests), not for
+/// serving. Default limits apply.
+pub fn decode_upright(input: &[u8]) -> Result<DynamicImage, Error> {
     let limits = Limits::default();
     let header = decode::probe(input, &limits)?;
     Ok(ops::orient(

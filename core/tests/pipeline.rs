@@ -7,7 +7,7 @@ use common::{run_ok, sample};
 use refract_core::{decode, similarity, transform, Context, Icc, OutputFormat, Spec};
 
 fn decoded(bytes: &[u8]) -> image::DynamicImage {
-    refract_core::decode_for_tests(bytes).expect("output decodes")
+    refract_core::decode_upright(bytes).expect("output decodes")
 }
 
 #[test]

@@ -185,7 +185,7 @@ fn transform(
 fn compare(a: &str, b: &str) -> Result<(), Failure> {
     let load = |p: &str| -> Result<_, Failure> {
         let bytes = read_input(p, Limits::default().max_input_bytes)?;
-        Ok(refract_core::decode_for_tests(&bytes)?)
+        Ok(refract_core::decode_upright(&bytes)?)
     };
     let (ia, ib) = (load(a)?, load(b)?);
     let s = refract_core::similarity::compare(&ia, &ib).ok_or_else(|| Failure {

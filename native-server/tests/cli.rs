@@ -65,7 +65,7 @@ fn transforms_a_file() {
     );
     let bytes = std::fs::read(&out_path).expect("output written");
     assert_eq!(&bytes[8..12], b"WEBP");
-    let img = refract_core::decode_for_tests(&bytes).expect("decodes");
+    let img = refract_core::decode_upright(&bytes).expect("decodes");
     assert_eq!((img.width(), img.height()), (200, 133));
 }
 
@@ -89,7 +89,7 @@ fn stdin_to_stdout_with_accept() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(&out.stdout[8..12], b"WEBP");
-    let img = refract_core::decode_for_tests(&out.stdout).expect("decodes");
+    let img = refract_core::decode_upright(&out.stdout).expect("decodes");
     assert_eq!((img.width(), img.height()), (64, 64));
 }
 
