@@ -137,10 +137,7 @@ fn jpeg_error(e: jpeg_decoder::Error) -> Error {
 }
 
 fn image_error(format: InputFormat, e: image::ImageError) -> Error {
-    match e {
-        image::ImageError::Limits(l) => Error::undecodable(format.name(), l),
-        other => Error::undecodable(format.name(), other),
-    }
+    Error::undecodable(format.name(), e)
 }
 
 fn probe_jpeg(bytes: &[u8]) -> Result<Header, Error> {
@@ -178,21 +175,25 @@ fn gif_decoder<'a>(
     bytes: &'a [u8],
     limits: &Limits,
 ) -> Result<GifDecoder<Cursor<&'a [u8]>>, Error> {
-    let mut d =
-        GifDecoder::new(Cursor::new(bytes)).map_err(|e| image_error(InputFormat::Gif, e))?;
-    d.set_limits(image_limits(limits))
-        .map_err(|e| image_error(InputFormat::Gif, e))?;
-    Ok(d)
+    let d = GifDecoder::new(Cursor::new(bytes)).map_err(|e| image_error(InputFormat::Gif, e))?;
+    with_limits(InputFormat::Gif, d, limits)
 }
 
 fn webp_decoder<'a>(
     bytes: &'a [u8],
     limits: &Limits,
 ) -> Result<WebPDecoder<Cursor<&'a [u8]>>, Error> {
-    let mut d =
-        WebPDecoder::new(Cursor::new(bytes)).map_err(|e| image_error(InputFormat::Webp, e))?;
+    let d = WebPDecoder::new(Cursor::new(bytes)).map_err(|e| image_error(InputFormat::Webp, e))?;
+    with_limits(InputFormat::Webp, d, limits)
+}
+
+fn with_limits<D: ImageDecoder>(
+    format: InputFormat,
+    mut d: D,
+    limits: &Limits,
+) -> Result<D, Error> {
     d.set_limits(image_limits(limits))
-        .map_err(|e| image_error(InputFormat::Webp, e))?;
+        .map_err(|e| image_error(format, e))?;
     Ok(d)
 }
 
