@@ -52,6 +52,8 @@ pub enum Error {
     MalformedSpec { part: String },
     /// The requested output is larger than [`crate::Limits::max_output_dimension`].
     OutputTooLarge { width: u64, height: u64, limit: u32 },
+    /// The requested output area is larger than [`crate::Limits::max_output_pixels`].
+    OutputTooManyPixels { width: u64, height: u64, limit: u64 },
     /// The options are valid but cannot be applied to this image (e.g. trim removes everything).
     NotApplicable { key: &'static str, reason: String },
     /// The input is not a format this build can read.
@@ -83,6 +85,7 @@ impl Error {
             | Error::InvalidValue { .. }
             | Error::MalformedSpec { .. }
             | Error::OutputTooLarge { .. }
+            | Error::OutputTooManyPixels { .. }
             | Error::NotApplicable { .. } => ErrorKind::BadSpec,
             Error::UnsupportedInput { .. } | Error::UnsupportedOutput { .. } => {
                 ErrorKind::Unsupported
@@ -100,7 +103,7 @@ impl Error {
             Error::DuplicateOption { .. } => "duplicate_option",
             Error::InvalidValue { .. } => "invalid_value",
             Error::MalformedSpec { .. } => "malformed_spec",
-            Error::OutputTooLarge { .. } => "output_too_large",
+            Error::OutputTooLarge { .. } | Error::OutputTooManyPixels { .. } => "output_too_large",
             Error::NotApplicable { .. } => "not_applicable",
             Error::UnsupportedInput { .. } => "unsupported_format",
             Error::UnsupportedOutput { .. } => "unsupported_output",
@@ -184,6 +187,14 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "requested output {width}x{height} exceeds the maximum dimension of {limit} pixels"
+            ),
+            Error::OutputTooManyPixels {
+                width,
+                height,
+                limit,
+            } => write!(
+                f,
+                "requested output {width}x{height} exceeds the maximum area of {limit} pixels"
             ),
             Error::NotApplicable { key, reason } => {
                 write!(

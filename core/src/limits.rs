@@ -14,6 +14,9 @@ pub struct Limits {
     pub max_input_pixels: u64,
     /// Largest output width or height, in pixels. Default 12,000.
     pub max_output_dimension: u32,
+    /// Largest output area (width × height of the canvas), in pixels. Default 50,000,000:
+    /// without it, `w=12000,h=12000,fit=squeeze` on a thumbnail would ask for 144 MP.
+    pub max_output_pixels: u64,
 }
 
 impl Default for Limits {
@@ -22,6 +25,7 @@ impl Default for Limits {
             max_input_bytes: 100 * 1024 * 1024,
             max_input_pixels: 100_000_000,
             max_output_dimension: 12_000,
+            max_output_pixels: 50_000_000,
         }
     }
 }
@@ -57,6 +61,13 @@ impl Limits {
                 width,
                 height,
                 limit: self.max_output_dimension,
+            });
+        }
+        if width.saturating_mul(height) > self.max_output_pixels {
+            return Err(Error::OutputTooManyPixels {
+                width,
+                height,
+                limit: self.max_output_pixels,
             });
         }
         Ok(())

@@ -127,6 +127,11 @@ fn limits_are_enforced() {
     assert_eq!(err.code(), "output_too_large");
     assert_eq!(err.kind().http_status(), 400);
 
+    let squeeze = Spec::parse("width=12000,height=12000,fit=squeeze").expect("spec");
+    let err = transform(&photo, &squeeze, &Context::default()).expect_err("144 MP output");
+    assert_eq!(err.code(), "output_too_large");
+    assert!(err.to_string().contains("area"), "{err}");
+
     // Within the limits the same input works.
     assert!(transform(&photo, &spec, &Context::default()).is_ok());
 }

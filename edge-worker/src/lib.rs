@@ -12,6 +12,7 @@ pub const EDGE_LIMITS: Limits = Limits {
     max_input_bytes: 25 * 1024 * 1024,
     max_input_pixels: 25_000_000,
     max_output_dimension: 4_096,
+    max_output_pixels: 16_000_000,
 };
 
 /// Transforms `input` with options in Cloudflare's comma form (`width=800,format=auto`).

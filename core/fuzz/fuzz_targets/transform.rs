@@ -51,6 +51,7 @@ fuzz_target!(|data: &[u8]| {
             max_input_bytes: 1024 * 1024,
             max_input_pixels: 4_000_000,
             max_output_dimension: MAX_OUTPUT_DIMENSION,
+            max_output_pixels: u64::from(MAX_OUTPUT_DIMENSION) * u64::from(MAX_OUTPUT_DIMENSION),
         },
         accept: Some(ACCEPT),
         policy: Policy {
