@@ -36,8 +36,8 @@ enum Command {
     },
     /// Print the similarity (SSIM, PSNR) of two images of the same size.
     Compare { a: String, b: String },
-    /// Run one transform repeatedly in this process and print the median CPU and wall time
-    /// per image (CPU from /proc, Linux only). Used by bench/run.sh.
+    /// Run one transform repeatedly in this process and print the mean CPU and median wall
+    /// time per image (CPU from /proc, Linux only). Used by bench/run.sh.
     Bench {
         input: String,
         spec: String,
@@ -126,8 +126,10 @@ fn now_ms() -> f64 {
         * 1000.0
 }
 
-/// Reads at most `limit + 1` bytes, so an endless stdin cannot exhaust memory.
-fn read_input(path: &str, limit: u64) -> Result<Vec<u8>, Failure> {
+/// Reads at most one byte more than the default input limit, so an endless stdin cannot
+/// exhaust memory (the core then refuses the input as too large).
+fn read_input(path: &str) -> Result<Vec<u8>, Failure> {
+    let limit = Limits::default().max_input_bytes;
     let mut buf = Vec::new();
     let res = if path == "-" {
         std::io::stdin()
@@ -150,7 +152,7 @@ fn transform(
     verbose: bool,
 ) -> Result<(), Failure> {
     let spec = Spec::parse(spec)?;
-    let bytes = read_input(input, Limits::default().max_input_bytes)?;
+    let bytes = read_input(input)?;
     let ctx = context(accept, avif_speed);
     let out = refract_core::transform(&bytes, &spec, &ctx)?;
     if output == "-" {
@@ -184,7 +186,7 @@ fn transform(
 
 fn compare(a: &str, b: &str) -> Result<(), Failure> {
     let load = |p: &str| -> Result<_, Failure> {
-        let bytes = read_input(p, Limits::default().max_input_bytes)?;
+        let bytes = read_input(p)?;
         Ok(refract_core::decode_upright(&bytes)?)
     };
     let (ia, ib) = (load(a)?, load(b)?);
@@ -215,7 +217,7 @@ fn process_cpu_ms() -> Option<f64> {
 
 fn bench(input: &str, spec: &str, iterations: u32, avif_speed: u8) -> Result<(), Failure> {
     let spec = Spec::parse(spec)?;
-    let bytes = read_input(input, Limits::default().max_input_bytes)?;
+    let bytes = read_input(input)?;
     let ctx = context(None, avif_speed);
     let first = refract_core::transform(&bytes, &spec, &ctx)?;
     let cpu0 = process_cpu_ms().ok_or_else(|| Failure {
