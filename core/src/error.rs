@@ -17,6 +17,8 @@ pub enum ErrorKind {
     Unsupported,
     /// The input is larger than the configured [`crate::Limits`].
     OverLimits,
+    /// The URL needs a valid signature it does not carry.
+    Forbidden,
     /// A bug or an encoder failure: not the client's fault.
     Internal,
 }
@@ -29,6 +31,7 @@ impl ErrorKind {
             ErrorKind::OverLimits => 413,
             ErrorKind::Unsupported => 415,
             ErrorKind::Undecodable => 422,
+            ErrorKind::Forbidden => 403,
             ErrorKind::Internal => 500,
         }
     }
@@ -69,6 +72,16 @@ pub enum Error {
     InputTooLarge { bytes: u64, limit: u64 },
     /// The image header declares more pixels than [`crate::Limits::max_input_pixels`].
     TooManyPixels { width: u32, height: u32, limit: u64 },
+    /// The object key in the URL is not acceptable (empty segment, `..`, backslash, …).
+    BadKey { reason: &'static str },
+    /// `preset=` names no configured preset.
+    UnknownPreset { name: String },
+    /// An unsigned request asks for a width outside the configured allow-list.
+    WidthNotAllowed { width: u32 },
+    /// Signing is configured and the request is unsigned and not allowed unsigned.
+    SignatureRequired,
+    /// The request's signature does not match any configured key.
+    BadSignature,
     /// An encoder or an internal step failed.
     Internal {
         context: &'static str,
@@ -86,7 +99,11 @@ impl Error {
             | Error::MalformedSpec { .. }
             | Error::OutputTooLarge { .. }
             | Error::OutputTooManyPixels { .. }
-            | Error::NotApplicable { .. } => ErrorKind::BadSpec,
+            | Error::NotApplicable { .. }
+            | Error::BadKey { .. }
+            | Error::UnknownPreset { .. }
+            | Error::WidthNotAllowed { .. } => ErrorKind::BadSpec,
+            Error::SignatureRequired | Error::BadSignature => ErrorKind::Forbidden,
             Error::UnsupportedInput { .. } | Error::UnsupportedOutput { .. } => {
                 ErrorKind::Unsupported
             }
@@ -110,6 +127,11 @@ impl Error {
             Error::Undecodable { .. } => "undecodable_image",
             Error::InputTooLarge { .. } => "input_too_large",
             Error::TooManyPixels { .. } => "too_many_pixels",
+            Error::BadKey { .. } => "bad_key",
+            Error::UnknownPreset { .. } => "unknown_preset",
+            Error::WidthNotAllowed { .. } => "width_not_allowed",
+            Error::SignatureRequired => "signature_required",
+            Error::BadSignature => "bad_signature",
             Error::Internal { .. } => "internal",
         }
     }
@@ -196,6 +218,17 @@ impl fmt::Display for Error {
                 f,
                 "requested output {width}x{height} exceeds the maximum area of {limit} pixels"
             ),
+            Error::BadKey { reason } => write!(f, "bad object key: {reason}"),
+            Error::UnknownPreset { name } => write!(f, "unknown preset `{}`", truncate(name)),
+            Error::WidthNotAllowed { width } => write!(
+                f,
+                "width {width} is not in the list of widths allowed without a signature"
+            ),
+            Error::SignatureRequired => write!(
+                f,
+                "this URL needs a signature (`sig=`): only presets and allowed widths are served unsigned"
+            ),
+            Error::BadSignature => write!(f, "the URL's signature does not match"),
             Error::NotApplicable { key, reason } => {
                 write!(
                     f,

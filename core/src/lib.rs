@@ -22,6 +22,7 @@ pub mod plan;
 pub mod saliency;
 pub mod similarity;
 pub mod spec;
+pub mod url;
 
 pub use color::Icc;
 pub use decode::{Header, InputFormat};
@@ -233,15 +234,11 @@ fn choose_format(
     let lossless = spec.quality == Some(Quality::Value(100));
     let chosen = match spec.format {
         None => fallback,
-        Some(Format::Auto) => {
-            let accept = ctx.accept.unwrap_or("");
-            let candidates = [OutputFormat::Avif, OutputFormat::Webp { lossless }];
-            let mime = |f: OutputFormat| f.content_type();
-            candidates
-                .into_iter()
-                .find(|f| f.available() && negotiate::accepts(accept, mime(*f)))
-                .unwrap_or(fallback)
-        }
+        Some(Format::Auto) => match negotiate::preference(ctx.accept.unwrap_or("")) {
+            negotiate::Preference::Avif => OutputFormat::Avif,
+            negotiate::Preference::Webp => OutputFormat::Webp { lossless },
+            negotiate::Preference::Fallback => fallback,
+        },
         Some(Format::Avif) => OutputFormat::Avif,
         Some(Format::Webp) => OutputFormat::Webp { lossless },
         Some(Format::Jpeg) => OutputFormat::Jpeg {

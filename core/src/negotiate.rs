@@ -5,6 +5,41 @@
 //! `*/*` and `image/*` are sent by clients that cannot decode AVIF or WebP, so they do not.
 //! A media type with `q=0` is refused by the client and is not chosen.
 
+use crate::OutputFormat;
+
+/// What `format=auto` picks for an `Accept` header before looking at the image. Hosts put it in
+/// their cache keys: two requests with the same preference get the same bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Preference {
+    Avif,
+    Webp,
+    /// Neither: JPEG, or PNG for an image with transparency.
+    Fallback,
+}
+
+impl Preference {
+    /// A short stable name, for cache keys and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preference::Avif => "avif",
+            Preference::Webp => "webp",
+            Preference::Fallback => "fallback",
+        }
+    }
+}
+
+/// The preference for `accept`, among the formats this build can encode.
+pub fn preference(accept: &str) -> Preference {
+    if OutputFormat::Avif.available() && accepts(accept, OutputFormat::Avif.content_type()) {
+        Preference::Avif
+    } else if (OutputFormat::Webp { lossless: false }).available() && accepts(accept, "image/webp")
+    {
+        Preference::Webp
+    } else {
+        Preference::Fallback
+    }
+}
+
 /// Whether `accept` explicitly lists `mime` with a non-zero quality.
 pub fn accepts(accept: &str, mime: &str) -> bool {
     accept.split(',').any(|range| {

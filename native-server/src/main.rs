@@ -1,5 +1,6 @@
-//! The `refract` command: `transform` (one image) and `compare` (similarity of two images).
-//! The origin server (`serve`) arrives with its own issue.
+//! The `refract` command: `serve` (the origin server), `config` (print the effective
+//! configuration), `sign` (sign a URL), `transform` (one image), `compare` (similarity of two
+//! images) and `bench` (in-process timing).
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -14,8 +15,66 @@ struct Cli {
     command: Command,
 }
 
+/// Where the server's configuration comes from, besides `REFRACT_*` environment variables.
+#[derive(Debug, clap::Args)]
+struct ConfigArgs {
+    /// TOML configuration file (also `REFRACT_CONFIG`).
+    #[arg(long)]
+    config: Option<std::path::PathBuf>,
+    /// Address of the image listener, e.g. 127.0.0.1:8080 (port 0 picks a free port).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Address of the admin listener (/health, /ready, /metrics).
+    #[arg(long)]
+    admin_listen: Option<String>,
+    /// Originals: a directory, file:///dir, s3://bucket/prefix, gs://bucket/prefix or
+    /// az://container/prefix.
+    #[arg(long)]
+    originals: Option<String>,
+    /// Bearer token that enables PUT and DELETE of originals.
+    #[arg(long)]
+    upload_token: Option<String>,
+}
+
+impl ConfigArgs {
+    fn load(&self) -> Result<refract_server::config::Config, Failure> {
+        let file = self
+            .config
+            .clone()
+            .or_else(|| std::env::var_os("REFRACT_CONFIG").map(Into::into));
+        let mut flags = Vec::new();
+        for (key, value) in [
+            ("listen", &self.listen),
+            ("admin_listen", &self.admin_listen),
+            ("originals", &self.originals),
+            ("upload.token", &self.upload_token),
+        ] {
+            if let Some(v) = value {
+                flags.push((key, v.clone()));
+            }
+        }
+        refract_server::config::Config::load(file.as_deref(), std::env::vars(), &flags).map_err(
+            |e| Failure {
+                code: "bad_config",
+                message: e.to_string(),
+            },
+        )
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve images over HTTP from the originals' store (defaults: samples/ on 127.0.0.1:8080).
+    Serve(ConfigArgs),
+    /// Print the effective configuration (defaults, file, environment and flags merged) as TOML.
+    Config(ConfigArgs),
+    /// Append the signature to a transform URL, using the first configured signing key.
+    Sign {
+        /// e.g. https://img.example.com/photos/cat.jpg?width=400&format=auto
+        url: String,
+        #[command(flatten)]
+        args: ConfigArgs,
+    },
     /// Transform one image: `refract transform in.jpg out.webp 'width=800,format=webp'`.
     Transform {
         /// Input file, or `-` for standard input.
@@ -74,6 +133,16 @@ fn io_failure(what: &str, path: &str, e: std::io::Error) -> Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => serve(&args),
+        Command::Config(args) => args.load().map(|c| print!("{}", c.to_toml_redacted())),
+        Command::Sign { url, args } => args.load().and_then(|c| {
+            let signed = refract_server::sign::sign_url(&c, &url).map_err(|message| Failure {
+                code: "cannot_sign",
+                message,
+            })?;
+            println!("{signed}");
+            Ok(())
+        }),
         Command::Transform {
             input,
             output,
@@ -104,6 +173,32 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn serve(args: &ConfigArgs) -> Result<(), Failure> {
+    let config = args.load()?;
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log).map_err(|e| Failure {
+        code: "bad_config",
+        message: format!("log filter {:?}: {e}", config.log),
+    })?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure {
+            code: "runtime",
+            message: e.to_string(),
+        })?;
+    runtime
+        .block_on(refract_server::serve::run(config))
+        .map_err(|message| Failure {
+            code: "serve_failed",
+            message,
+        })
 }
 
 /// The CLI's transform context: default limits, a clock for timings, the chosen AVIF speed.

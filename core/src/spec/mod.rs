@@ -7,7 +7,7 @@
 
 mod parse;
 
-pub use parse::option_names;
+pub use parse::{canonical_name, option_names, percent_decode, split_options, split_query};
 
 use std::fmt;
 

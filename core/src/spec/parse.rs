@@ -61,29 +61,50 @@ impl Spec {
 
     /// Parses the query-string form: `width=800&quality=75`.
     pub fn parse_query(s: &str) -> Result<Spec, Error> {
-        let mut b = Builder::default();
-        for part in s.split('&') {
-            if part.is_empty() {
-                continue;
-            }
-            let (k, v) = split_pair(part)?;
-            b.set(&percent_decode(k, true)?, &percent_decode(v, true)?)?;
-        }
-        b.finish()
+        Spec::from_pairs(&split_query(s)?)
     }
 
     /// Parses Cloudflare's option form: `width=800,quality=75,format=auto`.
     pub fn parse_options(s: &str) -> Result<Spec, Error> {
+        Spec::from_pairs(&split_options(s)?)
+    }
+
+    /// Builds a spec from already split and decoded `(key, value)` pairs, in order.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Spec, Error> {
         let mut b = Builder::default();
-        for part in split_top_level_commas(s) {
-            if part.is_empty() {
-                continue;
-            }
-            let (k, v) = split_pair(part)?;
-            b.set(&percent_decode(k, false)?, &percent_decode(v, false)?)?;
+        for (k, v) in pairs {
+            b.set(k, v)?;
         }
         b.finish()
     }
+}
+
+/// Splits the query form into decoded `(key, value)` pairs (`+` is a space).
+pub fn split_query(s: &str) -> Result<Vec<(String, String)>, Error> {
+    s.split('&')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let (k, v) = split_pair(part)?;
+            Ok((percent_decode(k, true)?, percent_decode(v, true)?))
+        })
+        .collect()
+}
+
+/// Splits the option form into decoded `(key, value)` pairs (commas inside parentheses stay).
+pub fn split_options(s: &str) -> Result<Vec<(String, String)>, Error> {
+    split_top_level_commas(s)
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let (k, v) = split_pair(part)?;
+            Ok((percent_decode(k, false)?, percent_decode(v, false)?))
+        })
+        .collect()
+}
+
+/// The canonical name of an option or alias (`w` → `width`), if it is one.
+pub fn canonical_name(key: &str) -> Option<&'static str> {
+    canonical_key(key)
 }
 
 fn split_pair(part: &str) -> Result<(&str, &str), Error> {
@@ -114,7 +135,9 @@ fn split_top_level_commas(s: &str) -> Vec<&str> {
     parts
 }
 
-fn percent_decode(s: &str, plus_is_space: bool) -> Result<String, Error> {
+/// Decodes `%XX` escapes once (and `+` as a space when asked); invalid escapes and invalid
+/// UTF-8 are errors.
+pub fn percent_decode(s: &str, plus_is_space: bool) -> Result<String, Error> {
     if !s.contains(['%', '+']) {
         return Ok(s.to_owned());
     }

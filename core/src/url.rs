@@ -1,0 +1,289 @@
+//! From a request URL to what to serve: the object key, the [`Spec`], and whether the request is
+//! allowed. Both hosts (origin server and edge worker) call [`Access::resolve`], so the two URL
+//! grammars, presets and signatures behave identically everywhere.
+//!
+//! - `/<key>?<options>`: every query parameter is an option, except `sig`.
+//! - `/cdn-cgi/image/<options>/<key>`: options in Cloudflare's comma form; in the query only
+//!   `sig` is read, anything else there is ignored (on Cloudflare it belongs to the origin URL).
+//!
+//! The key is percent-decoded exactly once. Empty segments, `.` and `..` segments, backslashes
+//! and control characters are refused, so a key can never climb out of the originals' prefix.
+//!
+//! `preset=<name>` expands to the options configured for that name; the request may add other
+//! options but not repeat one the preset sets (that is a `duplicate_option` error).
+//!
+//! Signatures: `sig` is the lowercase hex HMAC-SHA256, under one of the configured secrets, of
+//! [`string_to_sign`]: the canonical spec, a `/`, and the decoded key, e.g.
+//! `format=auto,width=400/photos/cat.jpg`. It signs what will be produced, not how the URL spells
+//! it, so both grammars and any option order share one signature. With secrets configured, an
+//! unsigned request is served only when it uses nothing but `preset`, `format` and a `width` from
+//! the allow-list; anything else is `signature_required` (403) and a wrong `sig` is
+//! `bad_signature` (403). Several secrets may be configured at once to rotate them.
+
+use std::collections::BTreeMap;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+use crate::spec::{canonical_name, split_options, split_query};
+use crate::{Error, Spec};
+
+/// The path prefix of Cloudflare's URL grammar.
+pub const CDN_CGI_PREFIX: &str = "/cdn-cgi/image/";
+/// Longest accepted object key, in bytes (S3's limit).
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// A resolved request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// The object key of the original, decoded.
+    pub key: String,
+    /// The transform; `None` serves the original untouched.
+    pub spec: Option<Spec>,
+    /// Whether the request carried a valid signature.
+    pub signed: bool,
+}
+
+/// Who may ask for what: signing secrets, presets and the widths allowed without a signature.
+#[derive(Clone, Default)]
+pub struct Access {
+    secrets: Vec<Vec<u8>>,
+    allowed_widths: Vec<u32>,
+    presets: BTreeMap<String, Vec<(String, String)>>,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Access")
+            .field(
+                "secrets",
+                &format_args!("[{} redacted]", self.secrets.len()),
+            )
+            .field("allowed_widths", &self.allowed_widths)
+            .field("presets", &self.presets.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Access {
+    /// Checks every preset (option form, e.g. `width=200,height=200,fit=cover`) now, so a bad
+    /// preset fails at start-up rather than on the first request that names it.
+    pub fn new(
+        secrets: &[String],
+        allowed_widths: &[u32],
+        presets: &BTreeMap<String, String>,
+    ) -> Result<Access, Error> {
+        let mut parsed = BTreeMap::new();
+        for (name, options) in presets {
+            let pairs = split_options(options)?;
+            if pairs.iter().any(|(k, _)| k == "preset" || k == "sig") {
+                return Err(Error::invalid(
+                    "preset",
+                    name,
+                    "a preset cannot name another preset or carry a signature",
+                ));
+            }
+            Spec::from_pairs(&pairs)?;
+            parsed.insert(name.clone(), pairs);
+        }
+        Ok(Access {
+            secrets: secrets.iter().map(|s| s.as_bytes().to_vec()).collect(),
+            allowed_widths: allowed_widths.to_vec(),
+            presets: parsed,
+        })
+    }
+
+    /// Whether unsigned transform URLs are restricted.
+    pub fn requires_signature(&self) -> bool {
+        !self.secrets.is_empty()
+    }
+
+    /// Resolves a request path (still percent-encoded, with its leading `/`) and query.
+    pub fn resolve(&self, path: &str, query: Option<&str>) -> Result<Request, Error> {
+        let query = query.unwrap_or("");
+        let (raw_key, mut pairs, sig) = match path.strip_prefix(CDN_CGI_PREFIX) {
+            Some(rest) => {
+                let (options, key) = rest.split_once('/').ok_or(Error::BadKey {
+                    reason: "expected /cdn-cgi/image/<options>/<key>",
+                })?;
+                let sig = split_query(query)?
+                    .into_iter()
+                    .find(|(k, _)| k == "sig")
+                    .map(|(_, v)| v);
+                (key, split_options(options)?, sig)
+            }
+            None => {
+                let mut pairs = split_query(query)?;
+                let sig = take(&mut pairs, "sig")?;
+                (path.strip_prefix('/').unwrap_or(path), pairs, sig)
+            }
+        };
+        if pairs.iter().any(|(k, _)| k == "sig") {
+            return Err(Error::DuplicateOption { key: "sig" });
+        }
+        let key = decode_key(raw_key)?;
+        if pairs.is_empty() {
+            return Ok(Request {
+                key,
+                spec: None,
+                signed: false,
+            });
+        }
+
+        let preset = take(&mut pairs, "preset")?;
+        let unsigned_ok = self.unsigned_allowed(&pairs);
+        let mut all = match &preset {
+            Some(name) => self
+                .presets
+                .get(name)
+                .cloned()
+                .ok_or_else(|| Error::UnknownPreset { name: name.clone() })?,
+            None => Vec::new(),
+        };
+        all.extend(pairs);
+        let spec = Spec::from_pairs(&all)?;
+
+        let signed = match sig {
+            Some(sig) if self.requires_signature() => {
+                if !self.verify(&key, &spec, &sig) {
+                    return Err(Error::BadSignature);
+                }
+                true
+            }
+            // Without secrets a signature means nothing; it is ignored.
+            _ => {
+                unsigned_ok?;
+                false
+            }
+        };
+        Ok(Request {
+            key,
+            spec: Some(spec),
+            signed,
+        })
+    }
+
+    /// The `sig` value for `key` and `spec` under the first (current) secret.
+    pub fn sign(&self, key: &str, spec: &Spec) -> Option<String> {
+        self.secrets.first().map(|s| signature(s, key, spec))
+    }
+
+    fn verify(&self, key: &str, spec: &Spec, sig: &str) -> bool {
+        let Some(given) = decode_hex(sig) else {
+            return false;
+        };
+        let message = string_to_sign(key, spec);
+        self.secrets.iter().any(|secret| {
+            let mut mac = new_mac(secret);
+            mac.update(message.as_bytes());
+            mac.verify_slice(&given).is_ok()
+        })
+    }
+
+    /// Checks the request's own options (not the preset's) against the unsigned policy.
+    fn unsigned_allowed(&self, pairs: &[(String, String)]) -> Result<(), Error> {
+        for (k, v) in pairs {
+            match canonical_name(k) {
+                Some("format") => {}
+                Some("width") => {
+                    let width = v.parse::<u32>().ok();
+                    let allowed = width.is_some_and(|w| self.allowed_widths.contains(&w));
+                    if allowed || (self.allowed_widths.is_empty() && !self.requires_signature()) {
+                        continue;
+                    }
+                    return Err(match width {
+                        _ if self.requires_signature() => Error::SignatureRequired,
+                        Some(width) => Error::WidthNotAllowed { width },
+                        None => Error::invalid("width", v, "expected one of the allowed widths"),
+                    });
+                }
+                _ if self.requires_signature() => return Err(Error::SignatureRequired),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The exact string a signature covers: `<canonical spec>/<decoded key>`.
+pub fn string_to_sign(key: &str, spec: &Spec) -> String {
+    format!("{spec}/{key}")
+}
+
+/// Lowercase hex HMAC-SHA256 of [`string_to_sign`] under `secret`.
+pub fn signature(secret: &[u8], key: &str, spec: &Spec) -> String {
+    let mut mac = new_mac(secret);
+    mac.update(string_to_sign(key, spec).as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn new_mac(secret: &[u8]) -> Hmac<Sha256> {
+    // HMAC accepts keys of any length (long keys are hashed first), so this cannot fail.
+    match Hmac::<Sha256>::new_from_slice(secret) {
+        Ok(mac) => mac,
+        Err(_) => unreachable!("HMAC takes keys of any length"),
+    }
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 || !s.is_ascii() {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+        .collect()
+}
+
+/// Removes the single pair named `name`; given twice is an error.
+fn take(pairs: &mut Vec<(String, String)>, name: &'static str) -> Result<Option<String>, Error> {
+    let mut found = None;
+    let mut err = None;
+    pairs.retain(|(k, v)| {
+        if k != name {
+            return true;
+        }
+        if found.replace(v.clone()).is_some() {
+            err = Some(Error::DuplicateOption { key: name });
+        }
+        false
+    });
+    match err {
+        Some(e) => Err(e),
+        None => Ok(found),
+    }
+}
+
+/// Decodes and checks an object key (see the module documentation).
+pub fn decode_key(raw: &str) -> Result<String, Error> {
+    let bad = |reason| Error::BadKey { reason };
+    if raw.is_empty() {
+        return Err(bad("the key is empty"));
+    }
+    let key = crate::spec::percent_decode(raw, false)
+        .map_err(|_| bad("invalid percent-encoding or UTF-8"))?;
+    if key.len() > MAX_KEY_BYTES {
+        return Err(bad("the key is longer than 1024 bytes"));
+    }
+    if key.contains('\\') {
+        return Err(bad("backslashes are not allowed"));
+    }
+    if key.chars().any(char::is_control) {
+        return Err(bad("control characters are not allowed"));
+    }
+    for segment in key.split('/') {
+        match segment {
+            "" => return Err(bad("empty path segments are not allowed")),
+            "." | ".." => return Err(bad("`.` and `..` segments are not allowed")),
+            _ => {}
+        }
+    }
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests;

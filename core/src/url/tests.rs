@@ -1,0 +1,190 @@
+use super::*;
+
+fn open() -> Access {
+    Access::default()
+}
+
+fn presets() -> BTreeMap<String, String> {
+    BTreeMap::from([(
+        "thumb".to_owned(),
+        "width=200,height=200,fit=cover".to_owned(),
+    )])
+}
+
+fn signed() -> Access {
+    Access::new(
+        &["new-secret".into(), "old-secret".into()],
+        &[320, 640],
+        &presets(),
+    )
+    .expect("valid access")
+}
+
+#[test]
+fn both_grammars_resolve_to_the_same_request() {
+    let a = open()
+        .resolve("/photos/cat.jpg", Some("w=400&format=auto"))
+        .expect("query form");
+    let b = open()
+        .resolve("/cdn-cgi/image/format=auto,width=400/photos/cat.jpg", None)
+        .expect("path form");
+    assert_eq!(a, b);
+    assert_eq!(a.key, "photos/cat.jpg");
+    assert_eq!(a.spec.expect("spec").to_string(), "width=400,format=auto");
+}
+
+#[test]
+fn no_options_is_the_original() {
+    let r = open().resolve("/a/b.png", None).expect("original");
+    assert_eq!(r.spec, None);
+    let r = open().resolve("/a/b.png", Some("")).expect("original");
+    assert_eq!(r.spec, None);
+}
+
+#[test]
+fn keys_are_decoded_once_and_checked() {
+    let r = open()
+        .resolve("/my%20photos/caf%C3%A9%2541.jpg", None)
+        .expect("key");
+    assert_eq!(r.key, "my photos/café%41.jpg");
+    for (path, reason) in [
+        ("/", "empty"),
+        ("/a//b.jpg", "empty path segments"),
+        ("/a/../b.jpg", "`..`"),
+        ("/a/%2E%2E/b.jpg", "`..`"),
+        ("/./b.jpg", "`..`"),
+        ("/a/b.jpg/", "empty path segments"),
+        ("/a%5Cb.jpg", "backslash"),
+        ("/a\\b.jpg", "backslash"),
+        ("/a%00b.jpg", "control"),
+        ("/a%ZZ.jpg", "percent"),
+        ("/a%FF.jpg", "percent"),
+        ("/cdn-cgi/image/width=100", "expected /cdn-cgi"),
+    ] {
+        let e = open().resolve(path, Some("w=1")).expect_err(path);
+        assert_eq!(e.code(), "bad_key", "{path}");
+        assert!(e.to_string().contains(reason), "{path}: {e}");
+        assert_eq!(e.kind().http_status(), 400);
+    }
+    let long = format!("/{}", "a".repeat(MAX_KEY_BYTES + 1));
+    assert_eq!(
+        open().resolve(&long, None).expect_err("long").code(),
+        "bad_key"
+    );
+}
+
+#[test]
+fn presets_expand_and_conflicts_are_duplicates() {
+    let a = Access::new(&[], &[], &presets()).expect("access");
+    let r = a
+        .resolve("/x.jpg", Some("preset=thumb&format=webp"))
+        .expect("preset");
+    assert_eq!(
+        r.spec.expect("spec").to_string(),
+        "width=200,height=200,fit=cover,format=webp"
+    );
+    let e = a
+        .resolve("/x.jpg", Some("preset=thumb&w=10"))
+        .expect_err("dup");
+    assert_eq!(e.code(), "duplicate_option");
+    let e = a
+        .resolve("/x.jpg", Some("preset=nope"))
+        .expect_err("unknown");
+    assert_eq!(e.code(), "unknown_preset");
+    let e = a
+        .resolve("/x.jpg", Some("preset=thumb&preset=thumb"))
+        .expect_err("twice");
+    assert_eq!(e.code(), "duplicate_option");
+    let bad = BTreeMap::from([("p".to_owned(), "width=abc".to_owned())]);
+    assert_eq!(
+        Access::new(&[], &[], &bad).expect_err("bad preset").code(),
+        "invalid_value"
+    );
+}
+
+#[test]
+fn signatures_cover_the_canonical_spec_and_key() {
+    let a = signed();
+    let spec = Spec::parse("width=400,format=auto").expect("spec");
+    let sig = a.sign("photos/cat.jpg", &spec).expect("sig");
+    assert_eq!(sig.len(), 64);
+    assert_eq!(
+        string_to_sign("photos/cat.jpg", &spec),
+        "width=400,format=auto/photos/cat.jpg"
+    );
+    // Any spelling of the same transform carries the same signature.
+    for (path, query) in [
+        ("/photos/cat.jpg", format!("format=auto&w=400&sig={sig}")),
+        (
+            "/cdn-cgi/image/w=400,f=auto/photos/cat.jpg",
+            format!("sig={sig}"),
+        ),
+    ] {
+        let r = a.resolve(path, Some(&query)).expect(path);
+        assert!(r.signed);
+    }
+    // The old secret still verifies (rotation).
+    let old = signature(b"old-secret", "photos/cat.jpg", &spec);
+    assert!(a
+        .resolve(
+            "/photos/cat.jpg",
+            Some(&format!("w=400&format=auto&sig={old}"))
+        )
+        .is_ok());
+    // Tampering with the key, the spec or the signature is refused.
+    for (path, query) in [
+        ("/photos/dog.jpg", format!("w=400&format=auto&sig={sig}")),
+        ("/photos/cat.jpg", format!("w=401&format=auto&sig={sig}")),
+        ("/photos/cat.jpg", "w=400&format=auto&sig=00".to_owned()),
+        ("/photos/cat.jpg", "w=400&format=auto&sig=zz".to_owned()),
+        (
+            "/photos/cat.jpg",
+            format!(
+                "w=400&format=auto&sig={}",
+                signature(b"other", "photos/cat.jpg", &spec)
+            ),
+        ),
+    ] {
+        let e = a.resolve(path, Some(&query)).expect_err(&query);
+        assert_eq!(e.code(), "bad_signature", "{path}?{query}");
+        assert_eq!(e.kind().http_status(), 403);
+    }
+}
+
+#[test]
+fn unsigned_requests_are_limited_to_presets_formats_and_allowed_widths() {
+    let a = signed();
+    for query in [
+        "preset=thumb",
+        "preset=thumb&format=auto",
+        "w=320",
+        "width=640&f=webp",
+    ] {
+        let r = a.resolve("/x.jpg", Some(query)).expect(query);
+        assert!(!r.signed, "{query}");
+    }
+    assert!(
+        a.resolve("/x.jpg", None).is_ok(),
+        "originals need no signature"
+    );
+    for query in ["w=500", "w=320&q=50", "blur=5", "h=100"] {
+        let e = a.resolve("/x.jpg", Some(query)).expect_err(query);
+        assert_eq!(e.code(), "signature_required", "{query}: {e}");
+    }
+    // Without secrets, the width allow-list still bounds the variants.
+    let widths = Access::new(&[], &[100], &BTreeMap::new()).expect("access");
+    assert!(widths.resolve("/x.jpg", Some("w=100&blur=2")).is_ok());
+    let e = widths.resolve("/x.jpg", Some("w=101")).expect_err("101");
+    assert_eq!(e.code(), "width_not_allowed");
+    assert_eq!(e.kind().http_status(), 400);
+    // Without secrets, a stray sig is ignored.
+    assert!(open().resolve("/x.jpg", Some("w=1&sig=abc")).is_ok());
+}
+
+#[test]
+fn the_path_form_ignores_other_query_parameters() {
+    let r = open()
+        .resolve("/cdn-cgi/image/w=10/x.jpg", Some("v=2"))
+        .expect("ignored");
+    assert_eq!(r.spec.expect("spec").to_string(), "width=10");
+}

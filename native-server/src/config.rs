@@ -1,0 +1,382 @@
+//! The server's one configuration struct and how it is assembled.
+//!
+//! Precedence, lowest first: built-in defaults → TOML file (`--config`) → environment → flags.
+//! Each layer is a TOML table merged key by key over the one below, and the result is
+//! deserialized once with unknown keys refused, so a typo anywhere is an error at start-up.
+//!
+//! Environment variables are `REFRACT_` followed by the key path in upper case, with `__`
+//! between a section and its key: `REFRACT_LISTEN`, `REFRACT_CACHE__MEMORY_BYTES`,
+//! `REFRACT_PRESETS__THUMB`. A value is read as TOML when the default at that path is a number,
+//! boolean or list (`REFRACT_SIGNING__KEYS='["k1","k2"]'`), and as a plain string otherwise.
+//! The AWS SDK's usual variables (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT_URL`, …) are read by the
+//! S3 client itself; `[storage.s3]` overrides them.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use toml::{Table, Value};
+
+/// Everything `refract serve` can be told. See `docs/server.md` for each key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address of the image listener.
+    pub listen: SocketAddr,
+    /// Address of the admin listener: `/health`, `/ready`, `/metrics`.
+    pub admin_listen: SocketAddr,
+    /// Where originals live: a directory, `file:///dir`, `s3://bucket/prefix`,
+    /// `gs://bucket/prefix` or `az://container/prefix`.
+    pub originals: String,
+    /// Log filter in `tracing` syntax, e.g. `info` or `refract_server=debug`.
+    pub log: String,
+    pub storage: StorageConfig,
+    pub limits: LimitsConfig,
+    pub transform: TransformConfig,
+    pub cache: CacheConfig,
+    pub http: HttpConfig,
+    pub signing: SigningConfig,
+    pub upload: UploadConfig,
+    /// Named option sets: `thumb = "width=200,height=200,fit=cover"`, used as `preset=thumb`.
+    pub presets: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// A storage call slower than this fails with 503 `storage_unavailable`.
+    pub timeout_ms: u64,
+    pub s3: S3Config,
+}
+
+/// S3 settings; each one unset falls back to the matching `AWS_*` environment variable.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<String>,
+    /// Allow plain-HTTP endpoints (implied when `endpoint` starts with `http://`).
+    pub allow_http: bool,
+}
+
+/// See `refract_core::Limits`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub max_input_bytes: u64,
+    pub max_input_pixels: u64,
+    pub max_output_dimension: u32,
+    pub max_output_pixels: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TransformConfig {
+    /// CPU worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Transforms allowed to wait for a worker; beyond that the server answers 503 at once.
+    pub queue: usize,
+    pub avif_speed: u8,
+    pub webp_method: u8,
+    pub default_quality: u8,
+    pub default_avif_quality: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Byte budget of the in-memory cache of results; 0 disables it.
+    pub memory_bytes: u64,
+    /// A cached result older than this is checked against the original's ETag before reuse,
+    /// so originals replaced behind the server's back are noticed.
+    pub revalidate_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// `Cache-Control` of unsigned results and originals.
+    pub cache_control: String,
+    /// `Cache-Control` of results of signed URLs (they cannot change meaning).
+    pub signed_cache_control: String,
+    /// Deadline for a whole request; past it the answer is 503 `deadline_exceeded`.
+    pub request_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigningConfig {
+    /// HMAC secrets; the first signs (`refract sign`), all verify. Empty: no signing.
+    pub keys: Vec<String>,
+    /// Widths an unsigned URL may ask for.
+    pub allowed_widths: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UploadConfig {
+    /// Bearer token for `PUT` and `DELETE`; unset disables both.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            admin_listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            originals: "samples".into(),
+            log: "info".into(),
+            storage: StorageConfig::default(),
+            limits: LimitsConfig::default(),
+            transform: TransformConfig::default(),
+            cache: CacheConfig::default(),
+            http: HttpConfig::default(),
+            signing: SigningConfig::default(),
+            upload: UploadConfig::default(),
+            presets: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            timeout_ms: 10_000,
+            s3: S3Config::default(),
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let l = refract_core::Limits::default();
+        LimitsConfig {
+            max_input_bytes: l.max_input_bytes,
+            max_input_pixels: l.max_input_pixels,
+            max_output_dimension: l.max_output_dimension,
+            max_output_pixels: l.max_output_pixels,
+        }
+    }
+}
+
+impl Default for TransformConfig {
+    fn default() -> Self {
+        let p = refract_core::Policy::default();
+        TransformConfig {
+            workers: 0,
+            queue: 64,
+            avif_speed: p.avif_speed,
+            webp_method: p.webp_method,
+            default_quality: p.default_quality,
+            default_avif_quality: p.default_avif_quality,
+        }
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            memory_bytes: 256 * 1024 * 1024,
+            revalidate_secs: 60,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            cache_control: "public, max-age=86400".into(),
+            signed_cache_control: "public, max-age=31536000, immutable".into(),
+            request_timeout_ms: 30_000,
+        }
+    }
+}
+
+impl LimitsConfig {
+    pub fn to_core(&self) -> refract_core::Limits {
+        refract_core::Limits {
+            max_input_bytes: self.max_input_bytes,
+            max_input_pixels: self.max_input_pixels,
+            max_output_dimension: self.max_output_dimension,
+            max_output_pixels: self.max_output_pixels,
+        }
+    }
+}
+
+impl TransformConfig {
+    pub fn policy(&self) -> refract_core::Policy {
+        refract_core::Policy {
+            avif_speed: self.avif_speed,
+            webp_method: self.webp_method,
+            default_quality: self.default_quality,
+            default_avif_quality: self.default_avif_quality,
+        }
+    }
+
+    /// Worker threads to start: the configured number, or one per core.
+    pub fn worker_threads(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
+    }
+}
+
+/// A configuration that could not be loaded, with the layer that is wrong.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The environment variable prefix.
+pub const ENV_PREFIX: &str = "REFRACT_";
+
+impl Config {
+    /// Assembles the configuration from its layers. `flags` are `(dotted.key, value)` pairs.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: &[(&str, String)],
+    ) -> Result<Config, ConfigError> {
+        let defaults = Table::try_from(Config::default())
+            .map_err(|e| ConfigError(format!("default configuration: {e}")))?;
+        let mut merged = defaults.clone();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+            let table: Table = toml::from_str(&text)
+                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+            merge(&mut merged, table);
+        }
+        let mut env_vars: Vec<_> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX) && k != "REFRACT_CONFIG")
+            .collect();
+        env_vars.sort();
+        for (name, raw) in env_vars {
+            let path: Vec<String> = name[ENV_PREFIX.len()..]
+                .to_ascii_lowercase()
+                .split("__")
+                .map(str::to_owned)
+                .collect();
+            let value = typed_value(&defaults, &path, &raw)
+                .map_err(|e| ConfigError(format!("environment variable {name}: {e}")))?;
+            merge(&mut merged, nested(&path, value));
+        }
+        for (key, raw) in flags {
+            let path: Vec<String> = key.split('.').map(str::to_owned).collect();
+            let value = typed_value(&defaults, &path, raw)
+                .map_err(|e| ConfigError(format!("flag for {key}: {e}")))?;
+            merge(&mut merged, nested(&path, value));
+        }
+        let config: Config = Value::Table(merged)
+            .try_into()
+            .map_err(|e| ConfigError(format!("configuration: {e}")))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let t = &self.transform;
+        if t.queue == 0 {
+            return Err(ConfigError("transform.queue must be at least 1".into()));
+        }
+        if !(1..=10).contains(&t.avif_speed) || t.webp_method > 6 {
+            return Err(ConfigError(
+                "transform.avif_speed must be 1–10 and transform.webp_method 0–6".into(),
+            ));
+        }
+        if !(1..=100).contains(&t.default_quality) || !(1..=100).contains(&t.default_avif_quality) {
+            return Err(ConfigError("default qualities must be 1–100".into()));
+        }
+        if self.signing.keys.iter().any(|k| k.len() < 16) {
+            return Err(ConfigError(
+                "signing.keys: each key must be at least 16 bytes long".into(),
+            ));
+        }
+        if self.upload.token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(ConfigError(
+                "upload.token must be at least 16 bytes long".into(),
+            ));
+        }
+        refract_core::url::Access::new(
+            &self.signing.keys,
+            &self.signing.allowed_widths,
+            &self.presets,
+        )
+        .map_err(|e| ConfigError(format!("presets: {e}")))?;
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, with secrets replaced by `"<redacted>"`.
+    pub fn to_toml_redacted(&self) -> String {
+        let mut c = self.clone();
+        let redact = |s: &mut String| *s = "<redacted>".into();
+        c.signing.keys.iter_mut().for_each(redact);
+        c.upload.token.as_mut().map(redact);
+        c.storage.s3.secret_access_key.as_mut().map(redact);
+        toml::to_string(&c).unwrap_or_else(|e| format!("# cannot print configuration: {e}\n"))
+    }
+}
+
+/// Merges `over` into `base`, recursing into tables; anything else is replaced.
+fn merge(base: &mut Table, over: Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(Value::Table(b)), Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+fn nested(path: &[String], value: Value) -> Table {
+    let mut value = value;
+    for key in path.iter().skip(1).rev() {
+        let mut t = Table::new();
+        t.insert(key.clone(), value);
+        value = Value::Table(t);
+    }
+    let mut root = Table::new();
+    if let Some(first) = path.first() {
+        root.insert(first.clone(), value);
+    }
+    root
+}
+
+/// Reads `raw` as the type the default at `path` has: TOML for numbers, booleans and lists,
+/// a string for everything else (strings, unset options, preset names).
+fn typed_value(defaults: &Table, path: &[String], raw: &str) -> Result<Value, String> {
+    let mut current: Option<&Value> = None;
+    let mut table = Some(defaults);
+    for key in path {
+        current = table.and_then(|t| t.get(key));
+        table = current.and_then(Value::as_table);
+    }
+    match current {
+        Some(Value::Integer(_) | Value::Boolean(_) | Value::Float(_) | Value::Array(_)) => {
+            let doc: Table = toml::from_str(&format!("v = {raw}"))
+                .map_err(|e| format!("`{raw}` is not a valid value: {e}"))?;
+            doc.get("v").cloned().ok_or_else(|| "missing value".into())
+        }
+        _ => Ok(Value::String(raw.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,122 @@
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn write(text: &str) -> tempfile::NamedTempFile {
+    let f = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(f.path(), text).expect("write config");
+    f
+}
+
+#[test]
+fn defaults_need_no_config_at_all() {
+    let c = Config::load(None, env(&[("PATH", "/bin")]), &[]).expect("defaults");
+    assert_eq!(c, Config::default());
+    assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(c.originals, "samples");
+}
+
+#[test]
+fn layers_apply_in_order_file_env_flags() {
+    let f = write(
+        r#"
+        listen = "127.0.0.1:7000"
+        originals = "/srv/images"
+        [cache]
+        memory_bytes = 1000
+        [presets]
+        thumb = "width=100"
+        "#,
+    );
+    let c = Config::load(
+        Some(f.path()),
+        env(&[
+            ("REFRACT_LISTEN", "127.0.0.1:7001"),
+            ("REFRACT_CACHE__REVALIDATE_SECS", "5"),
+            ("REFRACT_SIGNING__ALLOWED_WIDTHS", "[320, 640]"),
+            ("REFRACT_UPLOAD__TOKEN", "1234567890123456"),
+            ("REFRACT_PRESETS__HERO", "width=1600,format=auto"),
+        ]),
+        &[("listen", "127.0.0.1:7002".into())],
+    )
+    .expect("layers");
+    assert_eq!(
+        c.listen.to_string(),
+        "127.0.0.1:7002",
+        "flag beats env and file"
+    );
+    assert_eq!(c.originals, "/srv/images");
+    assert_eq!(c.cache.memory_bytes, 1000);
+    assert_eq!(c.cache.revalidate_secs, 5);
+    assert_eq!(c.signing.allowed_widths, vec![320, 640]);
+    assert_eq!(
+        c.upload.token.as_deref(),
+        Some("1234567890123456"),
+        "numeric-looking string"
+    );
+    assert_eq!(c.presets.len(), 2);
+    assert_eq!(c.presets["hero"], "width=1600,format=auto");
+}
+
+#[test]
+fn unknown_keys_are_errors_in_every_layer() {
+    let f = write("listen = \"127.0.0.1:1\"\nlisten_addr = \"x\"\n");
+    let e = Config::load(Some(f.path()), env(&[]), &[]).expect_err("file");
+    assert!(e.to_string().contains("listen_addr"), "{e}");
+    let f = write("[cache]\nmemory = 1\n");
+    let e = Config::load(Some(f.path()), env(&[]), &[]).expect_err("nested");
+    assert!(e.to_string().contains("memory"), "{e}");
+    let e = Config::load(None, env(&[("REFRACT_LISTN", "x")]), &[]).expect_err("env");
+    assert!(e.to_string().contains("listn"), "{e}");
+    let e = Config::load(None, env(&[("REFRACT_CACHE__MEMORY_BYTES", "lots")]), &[])
+        .expect_err("typed env");
+    assert!(e.to_string().contains("REFRACT_CACHE__MEMORY_BYTES"), "{e}");
+}
+
+#[test]
+fn bad_values_are_refused_at_start_up() {
+    for (k, v) in [
+        ("REFRACT_TRANSFORM__QUEUE", "0"),
+        ("REFRACT_TRANSFORM__AVIF_SPEED", "11"),
+        ("REFRACT_SIGNING__KEYS", "[\"short\"]"),
+        ("REFRACT_PRESETS__BAD", "width=huge"),
+        ("REFRACT_LISTEN", "not an address"),
+    ] {
+        assert!(Config::load(None, env(&[(k, v)]), &[]).is_err(), "{k}={v}");
+    }
+}
+
+#[test]
+fn printing_redacts_secrets_and_round_trips() {
+    let c = Config::load(
+        None,
+        env(&[
+            ("REFRACT_SIGNING__KEYS", "[\"a-very-secret-signing-key\"]"),
+            ("REFRACT_UPLOAD__TOKEN", "another-secret-token"),
+        ]),
+        &[],
+    )
+    .expect("config");
+    let text = c.to_toml_redacted();
+    assert!(!text.contains("a-very-secret"), "{text}");
+    assert!(!text.contains("another-secret"), "{text}");
+    assert!(text.contains("<redacted>"));
+    let plain = Config::default().to_toml_redacted();
+    let f = write(&plain);
+    assert_eq!(
+        Config::load(Some(f.path()), env(&[]), &[]).expect("reload"),
+        Config::default()
+    );
+}
+
+#[test]
+fn the_sample_config_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/refract.toml");
+    let c = Config::load(Some(&path), env(&[]), &[]).expect("samples/refract.toml");
+    assert!(!c.presets.is_empty());
+}

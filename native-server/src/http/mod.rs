@@ -1,0 +1,5 @@
+//! HTTP handlers, one file per concern.
+
+pub mod admin;
+pub mod delivery;
+pub mod upload;

@@ -1,0 +1,185 @@
+//! `PUT /<key>` (raw body or `multipart/form-data`) and `DELETE /<key>` of originals, behind a
+//! bearer token. The body is counted while it streams in and refused (413) as soon as it passes
+//! the input limit; only then is its format sniffed and its header checked against the limits,
+//! so nothing that the server would refuse to transform is ever stored.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use refract_core::url::{decode_key, CDN_CGI_PREFIX};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::metrics as m;
+
+pub async fn put(state: AppState, req: Request) -> Response {
+    put_inner(state, req)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+pub async fn delete(state: AppState, req: Request) -> Response {
+    delete_inner(state, req)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn put_inner(state: AppState, req: Request) -> Result<Response, ApiError> {
+    authorize(&state, req.headers())?;
+    let key = key_of(&req)?;
+    let limit = state.limits.max_input_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
+    let is_multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.trim_start().starts_with("multipart/form-data"));
+    let bytes = if is_multipart {
+        read_multipart(req, limit).await?
+    } else {
+        read_capped(req.into_body(), limit).await?
+    };
+    if bytes.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "empty_body",
+            "the upload is empty",
+        ));
+    }
+    let header = refract_core::decode::probe(&bytes, &state.limits)?;
+    let size = bytes.len();
+    let meta = state
+        .originals
+        .put(&key, bytes, header.format.mime_type())
+        .await?;
+    metrics::counter!(m::BYTES_IN).increment(size as u64);
+    state.cache.remove_prefix(&format!("{key}\n"));
+    let body = serde_json::json!({
+        "key": key,
+        "size": size,
+        "format": header.format.name().to_ascii_lowercase(),
+        "width": header.width,
+        "height": header.height,
+        "etag": format!("\"{}\"", meta.etag),
+    });
+    let mut res = (StatusCode::CREATED, axum::Json(body)).into_response();
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", meta.etag)) {
+        res.headers_mut().insert(header::ETAG, etag);
+    }
+    Ok(res)
+}
+
+async fn delete_inner(state: AppState, req: Request) -> Result<Response, ApiError> {
+    authorize(&state, req.headers())?;
+    let key = key_of(&req)?;
+    state.originals.delete(&key).await?;
+    state.cache.remove_prefix(&format!("{key}\n"));
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The object key of an upload or delete: the whole path, no options.
+fn key_of(req: &Request) -> Result<String, ApiError> {
+    let path = req.uri().path();
+    if path.starts_with(CDN_CGI_PREFIX) {
+        return Err(ApiError::bad_key(
+            "keys under cdn-cgi/image/ are reserved for transforms",
+        ));
+    }
+    if req.uri().query().is_some_and(|q| !q.is_empty()) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "options_not_allowed",
+            "uploads and deletes take no query options",
+        ));
+    }
+    Ok(decode_key(path.strip_prefix('/').unwrap_or(path))?)
+}
+
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(token) = state.config.upload.token.as_deref() else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "uploads_disabled",
+            "uploads and deletes are disabled: no upload.token is configured",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if constant_time_eq(given.as_bytes(), token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized())
+    }
+}
+
+/// Compares without an early exit, so the time taken does not reveal a matching prefix.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "input_too_large",
+        format!("the upload is larger than the {limit}-byte input limit"),
+    )
+}
+
+fn read_error(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "bad_body",
+        format!("cannot read the request body: {e}"),
+    )
+}
+
+/// Reads a body, failing as soon as it passes `limit` bytes.
+async fn read_capped(body: Body, limit: u64) -> Result<Bytes, ApiError> {
+    let mut stream = body.into_data_stream();
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(read_error)?;
+        if (buf.len() + chunk.len()) as u64 > limit {
+            return Err(too_large(limit));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+/// Reads the first file field (a field with a file name, or named `file`) of a form.
+async fn read_multipart(req: Request, limit: u64) -> Result<Bytes, ApiError> {
+    let mut form = Multipart::from_request(req, &())
+        .await
+        .map_err(read_error)?;
+    while let Some(mut field) = form.next_field().await.map_err(read_error)? {
+        if field.file_name().is_none() && field.name() != Some("file") {
+            continue;
+        }
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = field.chunk().await.map_err(read_error)? {
+            if (buf.len() + chunk.len()) as u64 > limit {
+                return Err(too_large(limit));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        return Ok(buf.freeze());
+    }
+    Err(ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "missing_file",
+        "the form has no file field",
+    ))
+}

@@ -1,0 +1,78 @@
+//! Metric names, in one place, and the Prometheus recorder behind `/metrics`.
+//!
+//! Code records through the `metrics` facade with these constants; the recorder is installed
+//! once per process. Gauges that mirror live state (queue depth, in-flight transforms, cache
+//! bytes) are read from their owners when `/metrics` is scraped, so they are never stale.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub const REQUESTS: &str = "refract_http_requests_total";
+pub const REQUEST_DURATION: &str = "refract_http_request_duration_seconds";
+pub const STAGE_DURATION: &str = "refract_stage_duration_seconds";
+pub const CACHE_HITS: &str = "refract_cache_hits_total";
+pub const CACHE_MISSES: &str = "refract_cache_misses_total";
+pub const TRANSFORMS: &str = "refract_transforms_total";
+pub const COALESCED: &str = "refract_coalesced_total";
+pub const BYTES_IN: &str = "refract_bytes_in_total";
+pub const BYTES_OUT: &str = "refract_bytes_out_total";
+pub const QUEUE_DEPTH: &str = "refract_queue_depth";
+pub const IN_FLIGHT: &str = "refract_transforms_in_flight";
+pub const REJECTED: &str = "refract_rejected_total";
+pub const CACHE_BYTES: &str = "refract_cache_bytes";
+pub const CACHE_ENTRIES: &str = "refract_cache_entries";
+
+/// Latency buckets in seconds, from a cached hit (~0.1 ms) to a slow AVIF (~10 s).
+const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process-wide recorder, installed on first use.
+pub fn handle() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may already be installed (an embedding program's); then ours
+        // renders empty but the server still works.
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
+        }
+        describe();
+        handle
+    })
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(REQUESTS, "HTTP requests by route and status");
+    describe_histogram!(
+        REQUEST_DURATION,
+        Unit::Seconds,
+        "HTTP request latency by route"
+    );
+    describe_histogram!(
+        STAGE_DURATION,
+        Unit::Seconds,
+        "Time per stage: fetch, decode, resize, encode"
+    );
+    describe_counter!(CACHE_HITS, "Results served from a cache tier");
+    describe_counter!(CACHE_MISSES, "Results not found in any cache tier");
+    describe_counter!(TRANSFORMS, "Transforms run (coalesced waiters not counted)");
+    describe_counter!(
+        COALESCED,
+        "Requests that shared another request's transform"
+    );
+    describe_counter!(BYTES_IN, Unit::Bytes, "Bytes of originals read or uploaded");
+    describe_counter!(BYTES_OUT, Unit::Bytes, "Bytes of response bodies sent");
+    describe_gauge!(QUEUE_DEPTH, "Transforms waiting for a worker");
+    describe_gauge!(IN_FLIGHT, "Transforms running now");
+    describe_counter!(REJECTED, "Requests refused before work, by reason");
+    describe_gauge!(CACHE_BYTES, Unit::Bytes, "Bytes held by the memory cache");
+    describe_gauge!(CACHE_ENTRIES, "Entries in the memory cache");
+}

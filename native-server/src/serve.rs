@@ -1,0 +1,70 @@
+//! Binding the two listeners and running until SIGTERM (or Ctrl-C), then shutting down
+//! gracefully: stop accepting, let in-flight requests finish, exit.
+
+use std::future::IntoFuture;
+use std::io::Write;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::app::{admin_router, router, State};
+use crate::config::Config;
+
+/// Runs the server until a shutdown signal.
+pub async fn run(config: Config) -> Result<(), String> {
+    let state = State::from_config(config.clone())?;
+    let bind = |addr| async move {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))
+    };
+    let images = bind(config.listen).await?;
+    let admin = bind(config.admin_listen).await?;
+    let (http_addr, admin_addr) = (local(&images)?, local(&admin)?);
+    // One machine-readable line, so scripts and tests can find ports chosen with `:0`.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "refract listening http={http_addr} admin={admin_addr}");
+    let _ = out.flush();
+    tracing::info!(
+        %http_addr,
+        %admin_addr,
+        originals = state.originals.describe(),
+        workers = state.pool.threads(),
+        "serving"
+    );
+
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = tx.send(true);
+    });
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let images =
+        axum::serve(images, router(state.clone())).with_graceful_shutdown(stopped(rx.clone()));
+    let admin = axum::serve(admin, admin_router(state)).with_graceful_shutdown(stopped(rx));
+    let (a, b) = tokio::join!(images.into_future(), admin.into_future());
+    a.and(b).map_err(|e| format!("server error: {e}"))
+}
+
+fn local(listener: &TcpListener) -> Result<std::net::SocketAddr, String> {
+    listener.local_addr().map_err(|e| e.to_string())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!("cannot watch SIGTERM ({e}); only Ctrl-C stops the server");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

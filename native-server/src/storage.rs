@@ -1,0 +1,270 @@
+//! Originals in object storage, through the `object_store` crate: S3-compatible stores, GCS,
+//! Azure and a local directory behave the same way behind [`Originals`].
+//!
+//! Every call is bounded by the configured storage timeout, and the clients' own retries are
+//! kept inside that bound, so an unreachable or stuck store turns into
+//! [`StorageError::Unavailable`] (503) instead of a hanging request. Reads refuse objects larger
+//! than the input limit from their metadata, before downloading them.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::azure::MicrosoftAzureBuilder;
+use object_store::gcp::GoogleCloudStorageBuilder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{
+    Attribute, Attributes, BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutOptions,
+    PutPayload, RetryConfig,
+};
+
+use crate::config::Config;
+
+/// Why a storage call failed, as far as a client is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageError {
+    NotFound(String),
+    TooLarge { limit: u64 },
+    Unavailable(String),
+}
+
+/// What the store says about an original without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    /// The store's ETag (or a stand-in from size and modification time), without quotes.
+    pub etag: String,
+    pub size: u64,
+}
+
+/// An original, read whole.
+#[derive(Debug, Clone)]
+pub struct Original {
+    pub bytes: Bytes,
+    pub meta: Meta,
+}
+
+/// The originals' store: an `object_store` backend and a key prefix inside it.
+#[derive(Debug, Clone)]
+pub struct Originals {
+    store: Arc<dyn ObjectStore>,
+    prefix: Path,
+    timeout: Duration,
+    max_bytes: u64,
+    /// Local directories keep no object attributes (content type).
+    local: bool,
+    describe: String,
+}
+
+impl Originals {
+    /// Opens the store named by `config.originals`.
+    pub fn from_config(config: &Config) -> Result<Originals, String> {
+        let url = config.originals.trim();
+        let timeout = Duration::from_millis(config.storage.timeout_ms.max(1));
+        let max_bytes = config.limits.max_input_bytes;
+        let client = ClientOptions::new()
+            .with_timeout(timeout)
+            .with_connect_timeout(timeout.min(Duration::from_secs(3)));
+        // Retries stay inside the storage timeout; the caller's deadline is the real bound.
+        let retry = RetryConfig {
+            backoff: BackoffConfig {
+                init_backoff: Duration::from_millis(50),
+                max_backoff: Duration::from_millis(500),
+                base: 2.0,
+            },
+            max_retries: 2,
+            retry_timeout: timeout,
+        };
+        let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let store: Arc<dyn ObjectStore> = match scheme {
+            "s3" => {
+                let s3 = &config.storage.s3;
+                let mut b = AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_client_options(client)
+                    .with_retry(retry);
+                if let Some(v) = &s3.endpoint {
+                    b = b.with_endpoint(v);
+                }
+                if let Some(v) = &s3.region {
+                    b = b.with_region(v);
+                }
+                if let Some(v) = &s3.access_key_id {
+                    b = b.with_access_key_id(v);
+                }
+                if let Some(v) = &s3.secret_access_key {
+                    b = b.with_secret_access_key(v);
+                }
+                let env_endpoint = std::env::var("AWS_ENDPOINT_URL")
+                    .or_else(|_| std::env::var("AWS_ENDPOINT"))
+                    .unwrap_or_default();
+                let endpoint = s3.endpoint.as_deref().unwrap_or(&env_endpoint);
+                if s3.allow_http || endpoint.starts_with("http://") {
+                    b = b.with_allow_http(true);
+                }
+                Arc::new(b.build().map_err(|e| format!("S3 store {url}: {e}"))?)
+            }
+            "gs" => Arc::new(
+                GoogleCloudStorageBuilder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_client_options(client)
+                    .with_retry(retry)
+                    .build()
+                    .map_err(|e| format!("GCS store {url}: {e}"))?,
+            ),
+            "az" => Arc::new(
+                MicrosoftAzureBuilder::from_env()
+                    .with_container_name(bucket)
+                    .with_client_options(client)
+                    .with_retry(retry)
+                    .build()
+                    .map_err(|e| format!("Azure store {url}: {e}"))?,
+            ),
+            "file" | "" => {
+                let dir = if scheme == "file" { rest } else { url };
+                let fs = LocalFileSystem::new_with_prefix(dir)
+                    .map_err(|e| format!("originals directory {dir:?}: {e}"))?;
+                return Ok(Originals::new(Arc::new(fs), "", timeout, max_bytes, true)
+                    .described(format!("directory {dir}")));
+            }
+            other => {
+                return Err(format!(
+                    "originals {url:?}: unknown scheme {other:?} (use a directory, file://, s3://, gs:// or az://)"
+                ))
+            }
+        };
+        Ok(Originals::new(store, prefix, timeout, max_bytes, false).described(url.to_owned()))
+    }
+
+    /// Wraps any store; `prefix` is prepended to every key.
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        prefix: &str,
+        timeout: Duration,
+        max_bytes: u64,
+        local: bool,
+    ) -> Originals {
+        Originals {
+            store,
+            prefix: Path::from(prefix.trim_matches('/')),
+            timeout,
+            max_bytes,
+            local,
+            describe: String::new(),
+        }
+    }
+
+    fn described(mut self, describe: String) -> Self {
+        self.describe = describe;
+        self
+    }
+
+    /// Where the originals are, for logs.
+    pub fn describe(&self) -> &str {
+        &self.describe
+    }
+
+    fn path(&self, key: &str) -> Path {
+        // Keys are checked by `refract_core::url::decode_key`; `Path::from_iter` escapes
+        // anything a backend cannot store literally.
+        let parts = self.prefix.parts().chain(key.split('/').map(Into::into));
+        Path::from_iter(parts)
+    }
+
+    async fn bounded<T>(
+        &self,
+        key: &str,
+        call: impl Future<Output = object_store::Result<T>>,
+    ) -> Result<T, StorageError> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Err(_) => Err(StorageError::Unavailable(format!(
+                "no answer within {} ms",
+                self.timeout.as_millis()
+            ))),
+            Ok(Err(object_store::Error::NotFound { .. })) => {
+                Err(StorageError::NotFound(key.to_owned()))
+            }
+            Ok(Err(e)) => Err(StorageError::Unavailable(e.to_string())),
+            Ok(Ok(v)) => Ok(v),
+        }
+    }
+
+    /// The original's metadata.
+    pub async fn head(&self, key: &str) -> Result<Meta, StorageError> {
+        let meta = self.bounded(key, self.store.head(&self.path(key))).await?;
+        Ok(meta_of(&meta))
+    }
+
+    /// Reads the whole original, refusing it unread when it is over the input limit.
+    pub async fn get(&self, key: &str) -> Result<Original, StorageError> {
+        let path = self.path(key);
+        let result = self.bounded(key, self.store.get(&path)).await?;
+        let meta = meta_of(&result.meta);
+        if meta.size > self.max_bytes {
+            return Err(StorageError::TooLarge {
+                limit: self.max_bytes,
+            });
+        }
+        let bytes = self.bounded(key, result.bytes()).await?;
+        Ok(Original { bytes, meta })
+    }
+
+    /// Stores an original (atomically: readers see the old or the new object, never a part).
+    pub async fn put(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        content_type: &'static str,
+    ) -> Result<Meta, StorageError> {
+        let mut attributes = Attributes::new();
+        if !self.local {
+            attributes.insert(Attribute::ContentType, content_type.into());
+        }
+        let opts = PutOptions {
+            attributes,
+            ..PutOptions::default()
+        };
+        let path = self.path(key);
+        let size = bytes.len() as u64;
+        let put = self.store.put_opts(&path, PutPayload::from(bytes), opts);
+        let result = self.bounded(key, put).await?;
+        let etag = match result.e_tag {
+            Some(e) => e.trim_matches('"').to_owned(),
+            None => self.head(key).await?.etag,
+        };
+        Ok(Meta { etag, size })
+    }
+
+    /// Deletes an original; a missing one is [`StorageError::NotFound`] on every backend.
+    pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        self.head(key).await?;
+        self.bounded(key, self.store.delete(&self.path(key))).await
+    }
+
+    /// Whether the store answers: lists at most one key under the prefix.
+    pub async fn ready(&self) -> Result<(), StorageError> {
+        let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
+        let mut list = self.store.list(prefix);
+        let first = async move { list.next().await.transpose() };
+        self.bounded("", first).await.map(drop)
+    }
+}
+
+fn meta_of(meta: &object_store::ObjectMeta) -> Meta {
+    let etag = match &meta.e_tag {
+        Some(e) => e.trim_start_matches("W/").trim_matches('"').to_owned(),
+        None => format!(
+            "{:x}-{:x}",
+            meta.size,
+            meta.last_modified.timestamp_micros()
+        ),
+    };
+    Meta {
+        etag,
+        size: meta.size,
+    }
+}
