@@ -5,9 +5,11 @@
 #   bash tests/run.sh            everything
 #   FUZZ_SECONDS=0 bash tests/run.sh   skip the fuzz smoke run
 #
-# Steps: formatting, clippy, native tests (unit, property, golden, hostile input, CLI), the
-# core built for wasm32-unknown-unknown, the core's tests compiled to wasm32-wasip1 and run
-# in Node's WASI (same code as the worker's, 32-bit usize), the CLI over every sample in
+# Steps: formatting, clippy, native tests (unit, property, golden, hostile input, CLI, the
+# server's router, serving and process tests), the server against a real S3 server
+# (SeaweedFS, started and stopped by the test itself), headless Chromium against the server,
+# the core built for wasm32-unknown-unknown, the core's tests compiled to wasm32-wasip1 and
+# run in Node's WASI (same code as the worker's, 32-bit usize), the CLI over every sample in
 # every output format (checked with ImageMagick and libvips), and a short fuzz run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +38,14 @@ ok
 
 step "native tests"
 cargo test --workspace
+ok
+
+step "origin server against a real S3 server (SeaweedFS)"
+cargo test -p refract-server --test s3 -- --ignored --test-threads=1
+ok
+
+step "headless Chromium against refract serve"
+bash tests/e2e-browser.sh "${CARGO_TARGET_DIR:-target}/debug/refract"
 ok
 
 step "core and edge stub for wasm32-unknown-unknown"

@@ -63,7 +63,10 @@ fn describe() {
     );
     describe_counter!(CACHE_HITS, "Results served from a cache tier");
     describe_counter!(CACHE_MISSES, "Results not found in any cache tier");
-    describe_counter!(TRANSFORMS, "Transforms run (coalesced waiters not counted)");
+    describe_counter!(
+        TRANSFORMS,
+        "Transforms run, by output format (coalesced waiters not counted)"
+    );
     describe_counter!(
         COALESCED,
         "Requests that shared another request's transform"

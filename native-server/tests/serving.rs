@@ -61,7 +61,8 @@ async fn identical_concurrent_requests_share_one_transform() {
     }
     let after = metrics_text(&f).await;
     let delta = |name| counter(&after, name) - counter(&before, name);
-    assert_eq!(delta("refract_transforms_total"), 1, "{after}");
+    let transforms = "refract_transforms_total{format=\"webp\"}";
+    assert_eq!(delta(transforms), 1, "{after}");
     assert_eq!(delta("refract_coalesced_total"), 15, "{after}");
     // A later identical request is a memory hit, not a transform.
     let r = send(&f.app, get(uri)).await;

@@ -156,7 +156,7 @@ impl Job {
                     metrics::counter!(m::REJECTED, "reason" => "overloaded").increment(1);
                 }
             })??;
-        metrics::counter!(m::TRANSFORMS).increment(1);
+        metrics::counter!(m::TRANSFORMS, "format" => output.format.name()).increment(1);
         let t = output.timings;
         for (stage, ms) in [
             ("decode", t.decode_ms),
