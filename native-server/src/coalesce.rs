@@ -161,19 +161,10 @@ impl<K: Eq + Hash, V> Drop for Flight<'_, K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::wait_until;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::sync::Notify;
 
-    /// Yields to the runtime until `cond` holds, failing the test if it never does.
-    async fn wait_until(mut cond: impl FnMut() -> bool) {
-        for _ in 0..100_000 {
-            if cond() {
-                return;
-            }
-            tokio::task::yield_now().await;
-        }
-        panic!("condition not reached");
-    }
 
     #[test]
     fn coalescer_is_send_sync_debug() {

@@ -19,3 +19,5 @@ pub mod pool;
 pub mod serve;
 pub mod sign;
 pub mod storage;
+#[cfg(test)]
+mod test_util;

@@ -196,20 +196,11 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::wait_until;
     use futures::FutureExt;
     use std::sync::atomic::AtomicBool;
     use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
-    /// Yields to the runtime until `cond` holds, failing the test if it never does.
-    async fn wait_until(mut cond: impl FnMut() -> bool) {
-        for _ in 0..100_000 {
-            if cond() {
-                return;
-            }
-            tokio::task::yield_now().await;
-        }
-        panic!("condition not reached");
-    }
 
     /// A job that reports it has started, then blocks until released.
     fn held_job(
