@@ -165,7 +165,6 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::sync::Notify;
 
-
     #[test]
     fn coalescer_is_send_sync_debug() {
         fn check<T: Send + Sync + fmt::Debug + Default>() {}

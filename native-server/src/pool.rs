@@ -201,7 +201,6 @@ mod tests {
     use std::sync::atomic::AtomicBool;
     use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
-
     /// A job that reports it has started, then blocks until released.
     fn held_job(
         started: UnboundedSender<()>,
