@@ -57,6 +57,9 @@ pub struct State {
     pub pool: Pool,
     pub cache: HotCache<Variant>,
     pub flights: Coalescer<String, Shared>,
+    /// Admission to a fetch + transform: one permit per worker and queue slot. Taken before the
+    /// original is read, so a request that would be refused never holds an original in memory.
+    pub admission: tokio::sync::Semaphore,
     pub limits: refract_core::Limits,
     pub policy: refract_core::Policy,
 }
@@ -79,6 +82,7 @@ impl State {
         )
         .map_err(|e| format!("presets: {e}"))?;
         let pool = Pool::new(config.transform.worker_threads(), config.transform.queue);
+        let admission = tokio::sync::Semaphore::new(pool.threads() + config.transform.queue);
         let cache_bytes = usize::try_from(config.cache.memory_bytes).unwrap_or(usize::MAX);
         Ok(Arc::new(State {
             access,
@@ -86,6 +90,7 @@ impl State {
             pool,
             cache: HotCache::new(cache_bytes),
             flights: Coalescer::new(),
+            admission,
             limits: config.limits.to_core(),
             policy: config.transform.policy(),
             config,
@@ -99,6 +104,7 @@ impl State {
 
 /// The image listener: delivery (both grammars), upload and delete.
 pub fn router(state: AppState) -> Router {
+    m::handle();
     // Multipart uploads go through axum's extractor, whose body limit must admit the largest
     // original plus the form's framing; the handler enforces the exact limit itself.
     let body_limit = usize::try_from(state.limits.max_input_bytes)

@@ -2,8 +2,10 @@
 //!
 //! Every failure a handler can meet becomes an [`ApiError`]: a status, a stable machine-readable
 //! `code` and a human `message`, answered as `{"code": "...", "message": "..."}`. Client
-//! mistakes are 4xx; only 5xx are logged as errors. Overload and storage outages are 503 with
-//! `Retry-After`, so clients and CDNs back off instead of retrying at once.
+//! mistakes are 4xx and logged at debug level only. Overload and storage outages are 503 with
+//! `Retry-After`, so clients and CDNs back off instead of retrying at once; storage and deadline
+//! 503s are logged as warnings, refusals for overload only counted in metrics (a log line per
+//! refusal would add to the load), and 500s logged as errors.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -135,20 +137,16 @@ impl From<PoolError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.is_server_error() {
-            tracing::error!(
-                code = self.code,
-                status = self.status.as_u16(),
-                "{}",
-                self.message
-            );
-        } else {
-            tracing::debug!(
-                code = self.code,
-                status = self.status.as_u16(),
-                "{}",
-                self.message
-            );
+        // Only server faults are errors. Overload is expected under load and counted by
+        // `refract_rejected_total`; a log line per refusal would only add to the load.
+        let status = self.status.as_u16();
+        match (status, self.code) {
+            (503, "overloaded" | "shutting_down") => {
+                tracing::debug!(code = self.code, status, "{}", self.message)
+            }
+            (503, _) => tracing::warn!(code = self.code, status, "{}", self.message),
+            (500.., _) => tracing::error!(code = self.code, status, "{}", self.message),
+            _ => tracing::debug!(code = self.code, status, "{}", self.message),
         }
         let body = serde_json::json!({ "code": self.code, "message": self.message }).to_string();
         let mut res = (self.status, body).into_response();

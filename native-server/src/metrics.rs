@@ -28,6 +28,9 @@ const BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// How often buffered histogram samples are folded into their buckets.
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The process-wide recorder, installed on first use.
@@ -44,6 +47,19 @@ pub fn handle() -> &'static PrometheusHandle {
             tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
         }
         describe();
+        // Histogram samples are buffered until they are folded into buckets: by a scrape, or
+        // by this upkeep. Without it, an unscraped server's memory would grow with every
+        // request.
+        let upkeep = handle.clone();
+        let spawned = std::thread::Builder::new()
+            .name("refract-metrics-upkeep".into())
+            .spawn(move || loop {
+                std::thread::sleep(UPKEEP_INTERVAL);
+                upkeep.run_upkeep();
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start metrics upkeep ({e}); only scrapes will drain histograms");
+        }
         handle
     })
 }

@@ -120,6 +120,17 @@ async fn a_full_queue_answers_503_at_once() {
     b.await.expect("join").expect("job b");
     let r = send(&f.app, get("/cat-small.jpg?width=77")).await;
     assert_eq!(r.status, StatusCode::OK, "served once the queue drains");
+
+    // Admission is checked before the original is read: with every permit taken, a request is
+    // refused without touching storage (the store here would answer, so 503 can only come
+    // from admission).
+    let held = f.state.admission.try_acquire_many(2).expect("all permits");
+    let r = send(&f.app, get("/cat-small.jpg?width=78")).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.code(), "overloaded");
+    drop(held);
+    let r = send(&f.app, get("/cat-small.jpg?width=78")).await;
+    assert_eq!(r.status, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -130,6 +130,11 @@ struct Job {
 impl Job {
     async fn produce(self) -> Shared {
         let state = self.state;
+        // Admission first: past the workers and the queue, refuse before reading anything.
+        let Ok(_permit) = state.admission.try_acquire() else {
+            metrics::counter!(m::REJECTED, "reason" => "overloaded").increment(1);
+            return Err(ApiError::overloaded());
+        };
         let started = Instant::now();
         let original = state.originals.get(&self.key).await?;
         let fetch = started.elapsed();
