@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use crate::spec::{canonical_name, split_options, split_query};
+use crate::spec::{canonical_name, split_options, split_query, Pair};
 use crate::{Error, Spec};
 
 /// The path prefix of Cloudflare's URL grammar.
@@ -49,7 +49,7 @@ pub struct Request {
 pub struct Access {
     secrets: Vec<Vec<u8>>,
     allowed_widths: Vec<u32>,
-    presets: BTreeMap<String, Vec<(String, String)>>,
+    presets: BTreeMap<String, Vec<Pair>>,
 }
 
 impl std::fmt::Debug for Access {
@@ -75,7 +75,9 @@ impl Access {
     ) -> Result<Access, Error> {
         let mut parsed = BTreeMap::new();
         for (name, options) in presets {
-            let pairs = split_options(options)?;
+            let pairs = split_options(options)
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()?;
             if pairs.iter().any(|(k, _)| k == "preset" || k == "sig") {
                 return Err(Error::invalid(
                     "preset",
@@ -106,19 +108,20 @@ impl Access {
                 let (options, key) = rest.split_once('/').ok_or(Error::BadKey {
                     reason: "expected /cdn-cgi/image/<options>/<key>",
                 })?;
-                let sig = split_query(query)?
+                let sig = split_query(query)
                     .into_iter()
+                    .flatten()
                     .find(|(k, _)| k == "sig")
                     .map(|(_, v)| v);
-                (key, split_options(options)?, sig)
+                (key, split_options(options), sig)
             }
             None => {
-                let mut pairs = split_query(query)?;
+                let mut pairs = split_query(query);
                 let sig = take(&mut pairs, "sig")?;
                 (path.strip_prefix('/').unwrap_or(path), pairs, sig)
             }
         };
-        if pairs.iter().any(|(k, _)| k == "sig") {
+        if pairs.iter().flatten().any(|(k, _)| k == "sig") {
             return Err(Error::DuplicateOption { key: "sig" });
         }
         let key = decode_key(raw_key)?;
@@ -132,7 +135,7 @@ impl Access {
 
         let preset = take(&mut pairs, "preset")?;
         let unsigned_ok = self.unsigned_allowed(&pairs);
-        let mut all = match &preset {
+        let preset_pairs = match &preset {
             Some(name) => self
                 .presets
                 .get(name)
@@ -140,8 +143,7 @@ impl Access {
                 .ok_or_else(|| Error::UnknownPreset { name: name.clone() })?,
             None => Vec::new(),
         };
-        all.extend(pairs);
-        let spec = Spec::from_pairs(&all)?;
+        let spec = Spec::from_parts(preset_pairs.into_iter().map(Ok).chain(pairs))?;
 
         let signed = match sig {
             Some(sig) if self.requires_signature() => {
@@ -181,8 +183,8 @@ impl Access {
     }
 
     /// Checks the request's own options (not the preset's) against the unsigned policy.
-    fn unsigned_allowed(&self, pairs: &[(String, String)]) -> Result<(), Error> {
-        for (k, v) in pairs {
+    fn unsigned_allowed(&self, pairs: &[Result<Pair, Error>]) -> Result<(), Error> {
+        for (k, v) in pairs.iter().flatten() {
             match canonical_name(k) {
                 Some("format") => {}
                 Some("width") => {
@@ -239,11 +241,15 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Removes the single pair named `name`; given twice is an error.
-fn take(pairs: &mut Vec<(String, String)>, name: &'static str) -> Result<Option<String>, Error> {
+/// Removes the single pair named `name`; given twice is an error. Malformed parts stay, to be
+/// reported in order by the spec parser.
+fn take(pairs: &mut Vec<Result<Pair, Error>>, name: &'static str) -> Result<Option<String>, Error> {
     let mut found = None;
     let mut err = None;
-    pairs.retain(|(k, v)| {
+    pairs.retain(|part| {
+        let Ok((k, v)) = part else {
+            return true;
+        };
         if k != name {
             return true;
         }

@@ -7,7 +7,7 @@
 
 mod parse;
 
-pub use parse::{canonical_name, option_names, percent_decode, split_options, split_query};
+pub use parse::{canonical_name, option_names, percent_decode, split_options, split_query, Pair};
 
 use std::fmt;
 

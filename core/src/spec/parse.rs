@@ -61,26 +61,37 @@ impl Spec {
 
     /// Parses the query-string form: `width=800&quality=75`.
     pub fn parse_query(s: &str) -> Result<Spec, Error> {
-        Spec::from_pairs(&split_query(s)?)
+        Spec::from_parts(split_query(s))
     }
 
     /// Parses Cloudflare's option form: `width=800,quality=75,format=auto`.
     pub fn parse_options(s: &str) -> Result<Spec, Error> {
-        Spec::from_pairs(&split_options(s)?)
+        Spec::from_parts(split_options(s))
     }
 
     /// Builds a spec from already split and decoded `(key, value)` pairs, in order.
     pub fn from_pairs(pairs: &[(String, String)]) -> Result<Spec, Error> {
+        Spec::from_parts(pairs.iter().cloned().map(Ok))
+    }
+
+    /// Builds a spec from split parts, in order: the first error, whether a malformed part or
+    /// a bad value, is the one reported.
+    pub fn from_parts(parts: impl IntoIterator<Item = Result<Pair, Error>>) -> Result<Spec, Error> {
         let mut b = Builder::default();
-        for (k, v) in pairs {
-            b.set(k, v)?;
+        for part in parts {
+            let (k, v) = part?;
+            b.set(&k, &v)?;
         }
         b.finish()
     }
 }
 
-/// Splits the query form into decoded `(key, value)` pairs (`+` is a space).
-pub fn split_query(s: &str) -> Result<Vec<(String, String)>, Error> {
+/// One decoded `key=value` option.
+pub type Pair = (String, String);
+
+/// Splits the query form into decoded `(key, value)` parts (`+` is a space), each one a
+/// result of its own so that errors keep their position.
+pub fn split_query(s: &str) -> Vec<Result<Pair, Error>> {
     s.split('&')
         .filter(|part| !part.is_empty())
         .map(|part| {
@@ -90,8 +101,8 @@ pub fn split_query(s: &str) -> Result<Vec<(String, String)>, Error> {
         .collect()
 }
 
-/// Splits the option form into decoded `(key, value)` pairs (commas inside parentheses stay).
-pub fn split_options(s: &str) -> Result<Vec<(String, String)>, Error> {
+/// Splits the option form into decoded `(key, value)` parts (commas inside parentheses stay).
+pub fn split_options(s: &str) -> Vec<Result<Pair, Error>> {
     split_top_level_commas(s)
         .into_iter()
         .filter(|part| !part.is_empty())
