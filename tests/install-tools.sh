@@ -17,6 +17,8 @@ command -v vips >/dev/null 2>&1 || need+=(libvips-tools)
 [ -f /usr/share/color/icc/sRGB.icc ] || need+=(icc-profiles-free)
 command -v node >/dev/null 2>&1 || need+=(nodejs)   # runs the wasm32-wasip1 tests
 command -v chromium >/dev/null 2>&1 || need+=(chromium)   # tests/e2e-browser.sh
+# PostgreSQL server binaries (initdb, pg_ctl) for the metadata store's conformance run.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)        # load for the server benchmarks
 [ -x /usr/sbin/nginx ] || need+=(nginx-light)

@@ -7,7 +7,8 @@
 #
 # Steps: formatting, clippy, native tests (unit, property, golden, hostile input, CLI, the
 # server's router, serving and process tests), the server against a real S3 server
-# (SeaweedFS, started and stopped by the test itself), headless Chromium against the server,
+# (SeaweedFS, started and stopped by the test itself), the metadata store's conformance suite
+# on PostgreSQL (started by the test), headless Chromium against the server,
 # the core built for wasm32-unknown-unknown, the core's tests compiled to wasm32-wasip1 and
 # run in Node's WASI (same code as the worker's, 32-bit usize), the CLI over every sample in
 # every output format (checked with ImageMagick and libvips), and a short fuzz run.
@@ -42,6 +43,10 @@ ok
 
 step "origin server against a real S3 server (SeaweedFS)"
 cargo test -p refract-server --test s3 -- --ignored --test-threads=1
+ok
+
+step "metadata store conformance on a real PostgreSQL (initdb + pg_ctl, private port)"
+cargo test -p refract-server --test meta -- --ignored
 ok
 
 step "headless Chromium against refract serve"

@@ -5,6 +5,7 @@
 //! - [`app`]: shared state and the routers (`fn router(state) -> Router`);
 //! - [`http`]: the handlers: delivery, upload/delete, admin;
 //! - [`storage`]: originals through `object_store`, every call time-bounded;
+//! - [`meta`]: the metadata store (SQLite or PostgreSQL);
 //! - [`pool`], [`coalesce`], [`cache`]: the CPU worker pool, single-flight and the memory tier;
 //! - [`serve`]: binding, graceful shutdown; [`sign`]: `refract sign`.
 
@@ -14,6 +15,7 @@ pub mod coalesce;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod meta;
 pub mod metrics;
 pub mod pool;
 pub mod serve;
@@ -21,3 +23,4 @@ pub mod sign;
 pub mod storage;
 #[cfg(test)]
 mod test_util;
+pub mod tiers;

@@ -386,8 +386,21 @@ async fn storage_outage_gives_503_and_recovers() {
         started.elapsed().as_millis()
     );
 
-    let up = env.get(variant).await;
-    assert_eq!(up.status, 200, "{up:?}");
+    // The listing answers before SeaweedFS has re-registered its volumes, so reads may still
+    // fail for a moment: until they succeed, every answer must be a clean 503, never a 500.
+    let up = loop {
+        let up = env.get(variant).await;
+        if up.status == 200 {
+            break up;
+        }
+        assert_eq!(up.status, 503, "{up:?}");
+        assert_eq!(up.code(), "storage_unavailable");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "reads still failing 30 s after storage came back: {up:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(up.header("content-type"), "image/jpeg");
     // 451×300 scaled to width 123: 81.8 rounds to 82.
     assert_eq!(format_and_size(&up.body), (InputFormat::Jpeg, 123, 82));
@@ -443,8 +456,21 @@ async fn hung_storage_times_out_with_503() {
 
     // Thawed, it serves again.
     env.weed.resume();
-    let up = env.get(variant).await;
-    assert_eq!(up.status, 200, "{up:?}");
+    // The listing answers before SeaweedFS has re-registered its volumes, so reads may still
+    // fail for a moment: until they succeed, every answer must be a clean 503, never a 500.
+    let up = loop {
+        let up = env.get(variant).await;
+        if up.status == 200 {
+            break up;
+        }
+        assert_eq!(up.status, 503, "{up:?}");
+        assert_eq!(up.code(), "storage_unavailable");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "reads still failing 30 s after storage came back: {up:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     // 451×300 scaled to width 77: 51.2 rounds to 51.
     assert_eq!(format_and_size(&up.body), (InputFormat::Png, 77, 51));
     assert_eq!(env.admin_get("/ready").await.status, 200);

@@ -1,0 +1,263 @@
+//! The metadata store: one row per object Refract keeps (originals and variants), recording
+//! where it lives, how big it is, and how it is used. It is an index, not the record of what
+//! exists: `refract storage reindex` rebuilds it from the object store.
+//!
+//! Two backends behind one API, chosen by URL: SQLite (`sqlite:///path/meta.db`, embedded, WAL;
+//! the default, in the data directory) and PostgreSQL (`postgres://…`, for several instances
+//! sharing one bucket). Both pass the same conformance suite (`tests/meta.rs`).
+//!
+//! Times are Unix milliseconds from the caller's clock (never the database's), so tests and
+//! `lifecycle plan --now` control time.
+//!
+//! Concurrency: [`Meta::claim`] sets a row's `pending` move only when none is set, atomically in
+//! both backends, so two instances never start the same lifecycle action twice.
+
+mod postgres;
+mod sqlite;
+
+use std::fmt;
+
+/// Original or variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Class {
+    Original,
+    Variant,
+}
+
+impl Class {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Original => "original",
+            Class::Variant => "variant",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Class> {
+        match s {
+            "original" => Ok(Class::Original),
+            "variant" => Ok(Class::Variant),
+            other => Err(MetaError::Corrupt(format!("unknown class {other:?}"))),
+        }
+    }
+}
+
+/// The tiers an object is present in, as a bit set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Tiers(pub u8);
+
+impl Tiers {
+    pub const HOT: Tiers = Tiers(1);
+    pub const WARM: Tiers = Tiers(2);
+    pub const COLD: Tiers = Tiers(4);
+    /// The originals' object store.
+    pub const STORE: Tiers = Tiers(8);
+
+    pub fn contains(self, other: Tiers) -> bool {
+        self.0 & other.0 == other.0 && other.0 != 0
+    }
+    pub fn with(self, other: Tiers) -> Tiers {
+        Tiers(self.0 | other.0)
+    }
+    pub fn without(self, other: Tiers) -> Tiers {
+        Tiers(self.0 & !other.0)
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl fmt::Display for Tiers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = [
+            (Tiers::HOT, "hot"),
+            (Tiers::WARM, "warm"),
+            (Tiers::COLD, "cold"),
+            (Tiers::STORE, "store"),
+        ];
+        let list: Vec<_> = names
+            .iter()
+            .filter(|(t, _)| self.contains(*t))
+            .map(|(_, n)| *n)
+            .collect();
+        f.write_str(&list.join("+"))
+    }
+}
+
+/// One object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Stable identity: `o/<key>` for an original, `v/<hash of the variant's cache key>` for a
+    /// variant.
+    pub id: String,
+    pub class: Class,
+    /// The original's object key (for a variant: the key of the original it was made from).
+    pub key: String,
+    /// For a variant: canonical spec and negotiated format class, `width=400,format=auto|avif`.
+    pub spec: Option<String>,
+    pub tiers: Tiers,
+    pub size: u64,
+    pub content_type: String,
+    /// The object store's storage class (`STANDARD`, `STANDARD_IA`, `GLACIER_IR`, …).
+    pub storage_class: String,
+    pub created_ms: i64,
+    pub last_access_ms: i64,
+    pub hits: u64,
+    /// A lifecycle move in progress (its journal entry), or `None`.
+    pub pending: Option<String>,
+}
+
+/// Accesses to one object since the last flush.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access<'a> {
+    pub id: &'a str,
+    pub last_access_ms: i64,
+    pub hits: u64,
+}
+
+#[derive(Debug)]
+pub enum MetaError {
+    /// The URL names no supported backend, or the database cannot be opened.
+    Open(String),
+    /// A query failed (connection lost, disk full, …).
+    Backend(String),
+    /// A row holds something this version cannot read.
+    Corrupt(String),
+}
+
+impl fmt::Display for MetaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MetaError::Open(m) => write!(f, "cannot open the metadata store: {m}"),
+            MetaError::Backend(m) => write!(f, "metadata store error: {m}"),
+            MetaError::Corrupt(m) => write!(f, "unreadable metadata: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for MetaError {}
+
+pub type Result<T> = std::result::Result<T, MetaError>;
+
+/// The metadata store.
+#[derive(Debug, Clone)]
+pub enum Meta {
+    Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $b:ident => $e:expr) => {
+        match $self {
+            Meta::Sqlite($b) => $e,
+            Meta::Postgres($b) => $e,
+        }
+    };
+}
+
+impl Meta {
+    /// Opens (and creates or migrates) the store at `url`: `sqlite:///abs/path.db`,
+    /// `sqlite://relative/path.db`, `sqlite::memory:` or `postgres://user@host:port/db`.
+    pub async fn open(url: &str) -> Result<Meta> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            return Ok(Meta::Sqlite(sqlite::Sqlite::open(path).await?));
+        }
+        if url == "sqlite::memory:" {
+            return Ok(Meta::Sqlite(sqlite::Sqlite::open(":memory:").await?));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Meta::Postgres(postgres::Postgres::open(url).await?));
+        }
+        Err(MetaError::Open(format!(
+            "{url:?}: expected sqlite://PATH, sqlite::memory: or postgres://…"
+        )))
+    }
+
+    /// Which backend, for logs.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Meta::Sqlite(_) => "sqlite",
+            Meta::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Inserts or replaces the whole row.
+    pub async fn upsert(&self, r: &Record) -> Result<()> {
+        dispatch!(self, b => b.upsert(r).await)
+    }
+
+    /// Inserts the row only if no row has this id; returns whether it was inserted.
+    pub async fn insert_new(&self, r: &Record) -> Result<bool> {
+        dispatch!(self, b => b.insert_new(r).await)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<Record>> {
+        dispatch!(self, b => b.get(id).await)
+    }
+
+    /// Deletes the row; returns whether it existed.
+    pub async fn delete(&self, id: &str) -> Result<bool> {
+        dispatch!(self, b => b.delete(id).await)
+    }
+
+    /// Applies a batch of accesses in one transaction: `last_access` only moves forward and
+    /// `hits` adds up, so flushing the same batch from two instances is harmless.
+    pub async fn record_access(&self, batch: &[Access<'_>]) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        dispatch!(self, b => b.record_access(batch).await)
+    }
+
+    /// Up to `limit` rows with `id > after`, in id order: the sweeper's resumable scan.
+    pub async fn scan(&self, after: &str, limit: usize) -> Result<Vec<Record>> {
+        dispatch!(self, b => b.scan(after, limit).await)
+    }
+
+    /// Every row about the original `key` (the original and its variants).
+    pub async fn by_key(&self, key: &str) -> Result<Vec<Record>> {
+        dispatch!(self, b => b.by_key(key).await)
+    }
+
+    /// Sets `pending` to `journal` if no move is pending; returns whether this caller won.
+    pub async fn claim(&self, id: &str, journal: &str) -> Result<bool> {
+        dispatch!(self, b => b.claim(id, journal).await)
+    }
+
+    /// Replaces the row and clears `pending`, but only while `pending` still equals `journal`
+    /// (the claim this caller holds); returns whether it did.
+    pub async fn finish(&self, r: &Record, journal: &str) -> Result<bool> {
+        dispatch!(self, b => b.finish(r, journal).await)
+    }
+
+    /// Rows with a move pending, for crash recovery.
+    pub async fn pending(&self, limit: usize) -> Result<Vec<Record>> {
+        dispatch!(self, b => b.pending(limit).await)
+    }
+
+    pub async fn cursor(&self, name: &str) -> Result<Option<String>> {
+        dispatch!(self, b => b.cursor(name).await)
+    }
+
+    pub async fn set_cursor(&self, name: &str, value: &str) -> Result<()> {
+        dispatch!(self, b => b.set_cursor(name, value).await)
+    }
+
+    /// Number of rows, and their total size, by class and tier, for metrics.
+    pub async fn totals(&self) -> Result<Vec<Total>> {
+        dispatch!(self, b => b.totals().await)
+    }
+}
+
+/// Objects and bytes for one (class, tiers, storage class) group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Total {
+    pub class: Class,
+    pub tiers: Tiers,
+    pub storage_class: String,
+    pub objects: u64,
+    pub bytes: u64,
+}
+
+/// The columns, in the order both backends select them.
+const COLUMNS: &str = "id, class, key, spec, tiers, size, content_type, storage_class, \
+                       created_ms, last_access_ms, hits, pending";
