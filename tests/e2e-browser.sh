@@ -20,7 +20,7 @@ trap cleanup EXIT
 
 # Defaults except the ports: originals = samples/, run from the repository root.
 mkfifo "$work/out"
-env -u REFRACT_CONFIG REFRACT_LOG=warn "$bin" serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+env -u REFRACT_CONFIG REFRACT_LOG=warn REFRACT_DATA_DIR="$work/data" "$bin" serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
     > "$work/out" 2> "$work/server.log" &
 server_pid=$!
 read -r ready < "$work/out"

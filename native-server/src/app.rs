@@ -15,7 +15,7 @@ use bytes::Bytes;
 use refract_core::url::Access;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::cache::{HotCache, Weigh};
+use crate::cache::Weigh;
 use crate::coalesce::Coalescer;
 use crate::config::Config;
 use crate::error::ApiError;
@@ -23,20 +23,22 @@ use crate::http::{admin, delivery, upload};
 use crate::metrics as m;
 use crate::pool::Pool;
 use crate::storage::Originals;
+use crate::tiers::Tiers;
 
 /// A finished result, as cached and as sent.
 #[derive(Debug)]
 pub struct Variant {
     pub bytes: Bytes,
-    pub content_type: &'static str,
+    pub content_type: String,
     /// Strong ETag, quoted.
     pub etag: String,
     /// The original's ETag it was made from (unquoted), for revalidation.
     pub original_etag: String,
     /// `Server-Timing` value of the transform that made it.
     pub server_timing: String,
-    /// When the original's ETag was last confirmed.
-    pub checked: std::sync::Mutex<Instant>,
+    /// When the original's ETag was last confirmed; `None` when never (read back from a lower
+    /// tier), which forces a check before the first use.
+    pub checked: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Weigh for Variant {
@@ -55,7 +57,8 @@ pub struct State {
     pub access: Access,
     pub originals: Originals,
     pub pool: Pool,
-    pub cache: HotCache<Variant>,
+    /// Where results are kept: memory, and the warm and cold tiers when configured.
+    pub tiers: Arc<Tiers>,
     pub flights: Coalescer<String, Shared>,
     /// Admission to a fetch + transform: one permit per worker and queue slot. Taken before the
     /// original is read, so a request that would be refused never holds an original in memory.
@@ -67,14 +70,26 @@ pub struct State {
 pub type AppState = Arc<State>;
 
 impl State {
-    /// Builds the state, opening the originals' store.
-    pub fn from_config(config: Config) -> Result<AppState, String> {
+    /// Builds the state: opens the originals' store, the metadata store and the tiers.
+    pub async fn from_config(config: Config) -> Result<AppState, String> {
         let originals = Originals::from_config(&config)?;
-        State::with_originals(config, originals)
+        let tiers = Tiers::open(&config, crate::clock::Clock::System).await?;
+        State::with_tiers(config, originals, tiers)
     }
 
-    /// Builds the state around an already opened store (tests use this).
+    /// Builds the state around an already opened store, with results kept in memory only
+    /// (tests use this).
     pub fn with_originals(config: Config, originals: Originals) -> Result<AppState, String> {
+        let cache_bytes = usize::try_from(config.cache.memory_bytes).unwrap_or(usize::MAX);
+        State::with_tiers(config, originals, Tiers::memory_only(cache_bytes))
+    }
+
+    /// Builds the state from opened parts.
+    pub fn with_tiers(
+        config: Config,
+        originals: Originals,
+        tiers: Tiers,
+    ) -> Result<AppState, String> {
         let access = Access::new(
             &config.signing.keys,
             &config.signing.allowed_widths,
@@ -83,12 +98,11 @@ impl State {
         .map_err(|e| format!("presets: {e}"))?;
         let pool = Pool::new(config.transform.worker_threads(), config.transform.queue);
         let admission = tokio::sync::Semaphore::new(pool.threads() + config.transform.queue);
-        let cache_bytes = usize::try_from(config.cache.memory_bytes).unwrap_or(usize::MAX);
         Ok(Arc::new(State {
             access,
             originals,
             pool,
-            cache: HotCache::new(cache_bytes),
+            tiers: Arc::new(tiers),
             flights: Coalescer::new(),
             admission,
             limits: config.limits.to_core(),

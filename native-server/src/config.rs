@@ -31,7 +31,12 @@ pub struct Config {
     pub originals: String,
     /// Log filter in `tracing` syntax, e.g. `info` or `refract_server=debug`.
     pub log: String,
+    /// Directory for the server's own state: the warm tier, the SQLite metadata, the default
+    /// cold tier.
+    pub data_dir: String,
     pub storage: StorageConfig,
+    pub tiers: TiersConfig,
+    pub meta: MetaConfig,
     pub limits: LimitsConfig,
     pub transform: TransformConfig,
     pub cache: CacheConfig,
@@ -40,6 +45,87 @@ pub struct Config {
     pub upload: UploadConfig,
     /// Named option sets: `thumb = "width=200,height=200,fit=cover"`, used as `preset=thumb`.
     pub presets: BTreeMap<String, String>,
+}
+
+/// Where variants are kept besides memory (see `docs/storage.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TiersConfig {
+    /// Warm tier directory; empty means `<data_dir>/warm`, `off` disables the tier.
+    pub warm_dir: String,
+    /// Byte budget of the warm tier.
+    pub warm_bytes: u64,
+    /// Cold tier: an object store URL (as for `originals`); empty means `<data_dir>/cold`,
+    /// `off` disables the tier.
+    pub cold: String,
+    /// Prefix of variants inside the cold store.
+    pub cold_prefix: String,
+    /// Whether a variant evicted from warm is moved to cold (true) or dropped (false).
+    pub demote_on_evict: bool,
+}
+
+/// The metadata store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetaConfig {
+    /// `sqlite://path`, `postgres://…`; empty means `sqlite://<data_dir>/meta.db`, `off`
+    /// disables metadata (and with it the lifecycle).
+    pub url: String,
+    /// How often access times are written, in milliseconds.
+    pub flush_ms: u64,
+}
+
+impl Default for TiersConfig {
+    fn default() -> Self {
+        TiersConfig {
+            warm_dir: String::new(),
+            warm_bytes: 1024 * 1024 * 1024,
+            cold: String::new(),
+            cold_prefix: "variants".into(),
+            demote_on_evict: true,
+        }
+    }
+}
+
+impl Default for MetaConfig {
+    fn default() -> Self {
+        MetaConfig {
+            url: String::new(),
+            flush_ms: 5_000,
+        }
+    }
+}
+
+impl Config {
+    /// The warm tier's directory, if enabled.
+    pub fn warm_dir(&self) -> Option<std::path::PathBuf> {
+        match self.tiers.warm_dir.as_str() {
+            "off" => None,
+            "" => Some(Path::new(&self.data_dir).join("warm")),
+            dir => Some(dir.into()),
+        }
+    }
+
+    /// The cold tier's store URL, if enabled.
+    pub fn cold_url(&self) -> Option<String> {
+        match self.tiers.cold.as_str() {
+            "off" => None,
+            "" => Some(Path::new(&self.data_dir).join("cold").display().to_string()),
+            url => Some(url.to_owned()),
+        }
+    }
+
+    /// The metadata store's URL, if enabled.
+    pub fn meta_url(&self) -> Option<String> {
+        match self.meta.url.as_str() {
+            "off" => None,
+            "" => Some(format!(
+                "sqlite://{}",
+                Path::new(&self.data_dir).join("meta.db").display()
+            )),
+            url => Some(url.to_owned()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,7 +220,10 @@ impl Default for Config {
             admin_listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
             originals: "samples".into(),
             log: "info".into(),
+            data_dir: "refract-data".into(),
             storage: StorageConfig::default(),
+            tiers: TiersConfig::default(),
+            meta: MetaConfig::default(),
             limits: LimitsConfig::default(),
             transform: TransformConfig::default(),
             cache: CacheConfig::default(),

@@ -11,6 +11,7 @@
 
 pub mod app;
 pub mod cache;
+pub mod clock;
 pub mod coalesce;
 pub mod config;
 pub mod error;

@@ -12,7 +12,7 @@ use crate::config::Config;
 
 /// Runs the server until a shutdown signal.
 pub async fn run(config: Config) -> Result<(), String> {
-    let state = State::from_config(config.clone())?;
+    let state = State::from_config(config.clone()).await?;
     let bind = |addr| async move {
         TcpListener::bind(addr)
             .await
@@ -33,6 +33,18 @@ pub async fn run(config: Config) -> Result<(), String> {
         "serving"
     );
 
+    // Access times go to the metadata store in batches.
+    let flusher = {
+        let tiers = std::sync::Arc::clone(&state.tiers);
+        let every = std::time::Duration::from_millis(config.meta.flush_ms.max(100));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                tiers.flush_access().await;
+            }
+        })
+    };
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -44,8 +56,13 @@ pub async fn run(config: Config) -> Result<(), String> {
     };
     let images =
         axum::serve(images, router(state.clone())).with_graceful_shutdown(stopped(rx.clone()));
-    let admin = axum::serve(admin, admin_router(state)).with_graceful_shutdown(stopped(rx));
+    let admin = axum::serve(admin, admin_router(state.clone())).with_graceful_shutdown(stopped(rx));
+    let tiers = std::sync::Arc::clone(&state.tiers);
     let (a, b) = tokio::join!(images.into_future(), admin.into_future());
+    flusher.abort();
+    // Results being written to the lower tiers are finished before exit, then access times.
+    tiers.settle().await;
+    tiers.flush_access().await;
     a.and(b).map_err(|e| format!("server error: {e}"))
 }
 

@@ -62,82 +62,17 @@ pub struct Originals {
 impl Originals {
     /// Opens the store named by `config.originals`.
     pub fn from_config(config: &Config) -> Result<Originals, String> {
-        let url = config.originals.trim();
+        let opened = open_store(&config.originals, config, false)?;
         let timeout = Duration::from_millis(config.storage.timeout_ms.max(1));
         let max_bytes = config.limits.max_input_bytes;
-        let client = ClientOptions::new()
-            .with_timeout(timeout)
-            .with_connect_timeout(timeout.min(Duration::from_secs(3)));
-        // Retries stay inside the storage timeout; the caller's deadline is the real bound.
-        let retry = RetryConfig {
-            backoff: BackoffConfig {
-                init_backoff: Duration::from_millis(50),
-                max_backoff: Duration::from_millis(500),
-                base: 2.0,
-            },
-            max_retries: 2,
-            retry_timeout: timeout,
-        };
-        let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        let store: Arc<dyn ObjectStore> = match scheme {
-            "s3" => {
-                let s3 = &config.storage.s3;
-                let mut b = AmazonS3Builder::from_env()
-                    .with_bucket_name(bucket)
-                    .with_client_options(client)
-                    .with_retry(retry);
-                if let Some(v) = &s3.endpoint {
-                    b = b.with_endpoint(v);
-                }
-                if let Some(v) = &s3.region {
-                    b = b.with_region(v);
-                }
-                if let Some(v) = &s3.access_key_id {
-                    b = b.with_access_key_id(v);
-                }
-                if let Some(v) = &s3.secret_access_key {
-                    b = b.with_secret_access_key(v);
-                }
-                let env_endpoint = std::env::var("AWS_ENDPOINT_URL")
-                    .or_else(|_| std::env::var("AWS_ENDPOINT"))
-                    .unwrap_or_default();
-                let endpoint = s3.endpoint.as_deref().unwrap_or(&env_endpoint);
-                if s3.allow_http || endpoint.starts_with("http://") {
-                    b = b.with_allow_http(true);
-                }
-                Arc::new(b.build().map_err(|e| format!("S3 store {url}: {e}"))?)
-            }
-            "gs" => Arc::new(
-                GoogleCloudStorageBuilder::from_env()
-                    .with_bucket_name(bucket)
-                    .with_client_options(client)
-                    .with_retry(retry)
-                    .build()
-                    .map_err(|e| format!("GCS store {url}: {e}"))?,
-            ),
-            "az" => Arc::new(
-                MicrosoftAzureBuilder::from_env()
-                    .with_container_name(bucket)
-                    .with_client_options(client)
-                    .with_retry(retry)
-                    .build()
-                    .map_err(|e| format!("Azure store {url}: {e}"))?,
-            ),
-            "file" | "" => {
-                let dir = if scheme == "file" { rest } else { url };
-                let fs = LocalFileSystem::new_with_prefix(dir)
-                    .map_err(|e| format!("originals directory {dir:?}: {e}"))?;
-                return Ok(Originals::new(Arc::new(fs), "", timeout, max_bytes, true)
-                    .described(format!("directory {dir}")));
-            }
-            other => {
-                return Err(format!(
-                    "originals {url:?}: unknown scheme {other:?} (use a directory, file://, s3://, gs:// or az://)"
-                ))
-            }
-        };
-        Ok(Originals::new(store, prefix, timeout, max_bytes, false).described(url.to_owned()))
+        Ok(Originals::new(
+            opened.store,
+            &opened.prefix,
+            timeout,
+            max_bytes,
+            opened.local,
+        )
+        .described(opened.describe))
     }
 
     /// Wraps any store; `prefix` is prepended to every key.
@@ -252,6 +187,110 @@ impl Originals {
         let first = async move { list.next().await.transpose() };
         self.bounded("", first).await.map(drop)
     }
+}
+
+/// A store opened from a URL, with the key prefix the URL names inside it.
+#[derive(Debug)]
+pub struct Opened {
+    pub store: Arc<dyn ObjectStore>,
+    pub prefix: String,
+    /// A local directory (keeps no object attributes).
+    pub local: bool,
+    pub describe: String,
+}
+
+/// Opens `url`: a directory, `file:///dir`, `s3://bucket/prefix`, `gs://bucket/prefix` or
+/// `az://container/prefix`, with S3 settings from `config.storage.s3` and the environment.
+/// Every client keeps its retries within `storage.timeout_ms`. `create` makes a missing local
+/// directory (for the server's own tiers) instead of refusing it (for originals).
+pub fn open_store(url: &str, config: &Config, create: bool) -> Result<Opened, String> {
+    let url = url.trim();
+    let timeout = Duration::from_millis(config.storage.timeout_ms.max(1));
+    let client = ClientOptions::new()
+        .with_timeout(timeout)
+        .with_connect_timeout(timeout.min(Duration::from_secs(3)));
+    // Retries stay inside the storage timeout; the caller's deadline is the real bound.
+    let retry = RetryConfig {
+        backoff: BackoffConfig {
+            init_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(500),
+            base: 2.0,
+        },
+        max_retries: 2,
+        retry_timeout: timeout,
+    };
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let store: Arc<dyn ObjectStore> = match scheme {
+        "s3" => {
+            let s3 = &config.storage.s3;
+            let mut b = AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .with_client_options(client)
+                .with_retry(retry);
+            if let Some(v) = &s3.endpoint {
+                b = b.with_endpoint(v);
+            }
+            if let Some(v) = &s3.region {
+                b = b.with_region(v);
+            }
+            if let Some(v) = &s3.access_key_id {
+                b = b.with_access_key_id(v);
+            }
+            if let Some(v) = &s3.secret_access_key {
+                b = b.with_secret_access_key(v);
+            }
+            let env_endpoint = std::env::var("AWS_ENDPOINT_URL")
+                .or_else(|_| std::env::var("AWS_ENDPOINT"))
+                .unwrap_or_default();
+            let endpoint = s3.endpoint.as_deref().unwrap_or(&env_endpoint);
+            if s3.allow_http || endpoint.starts_with("http://") {
+                b = b.with_allow_http(true);
+            }
+            Arc::new(b.build().map_err(|e| format!("S3 store {url}: {e}"))?)
+        }
+        "gs" => Arc::new(
+            GoogleCloudStorageBuilder::from_env()
+                .with_bucket_name(bucket)
+                .with_client_options(client)
+                .with_retry(retry)
+                .build()
+                .map_err(|e| format!("GCS store {url}: {e}"))?,
+        ),
+        "az" => Arc::new(
+            MicrosoftAzureBuilder::from_env()
+                .with_container_name(bucket)
+                .with_client_options(client)
+                .with_retry(retry)
+                .build()
+                .map_err(|e| format!("Azure store {url}: {e}"))?,
+        ),
+        "file" | "" => {
+            let dir = if scheme == "file" { rest } else { url };
+            if create {
+                std::fs::create_dir_all(dir).map_err(|e| format!("directory {dir:?}: {e}"))?;
+            }
+            let fs = LocalFileSystem::new_with_prefix(dir)
+                .map_err(|e| format!("originals directory {dir:?}: {e}"))?;
+            return Ok(Opened {
+                store: Arc::new(fs),
+                prefix: String::new(),
+                local: true,
+                describe: format!("directory {dir}"),
+            });
+        }
+        other => {
+            return Err(format!(
+            "{url:?}: unknown scheme {other:?} (use a directory, file://, s3://, gs:// or az://)"
+        ))
+        }
+    };
+    Ok(Opened {
+        store,
+        prefix: prefix.to_owned(),
+        local: false,
+        describe: url.to_owned(),
+    })
 }
 
 fn meta_of(meta: &object_store::ObjectMeta) -> Meta {

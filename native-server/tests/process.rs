@@ -48,6 +48,11 @@ fn start(extra: &[&str], env: &[(&str, &str)]) -> Server {
     for (k, v) in env {
         cmd.env(k, v);
     }
+    // The server's own state (tiers, metadata) goes to a directory of the test's.
+    let data = std::env::temp_dir().join(format!("refract-process-{}", std::process::id()));
+    if !env.iter().any(|(k, _)| *k == "REFRACT_DATA_DIR") {
+        cmd.env("REFRACT_DATA_DIR", &data);
+    }
     let mut child = cmd.spawn().expect("spawn refract serve");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();

@@ -137,7 +137,7 @@ async fn if_none_match_is_answered_without_transforming() {
     assert!(r.body.is_empty());
     assert_eq!(r.header("etag"), etag);
     assert_eq!(r.header("cache-control"), "public, max-age=86400");
-    assert_eq!(state.cache.len(), 0, "no transform ran");
+    assert_eq!(state.tiers.hot.len(), 0, "no transform ran");
     // A stale ETag gets the full response.
     let r = send(
         &app,

@@ -27,8 +27,13 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let handle = m::handle();
     metrics::gauge!(m::QUEUE_DEPTH).set(state.pool.queued() as f64);
     metrics::gauge!(m::IN_FLIGHT).set(state.pool.running() as f64);
-    metrics::gauge!(m::CACHE_BYTES, "tier" => "memory").set(state.cache.bytes() as f64);
-    metrics::gauge!(m::CACHE_ENTRIES, "tier" => "memory").set(state.cache.len() as f64);
+    let tiers = &state.tiers;
+    metrics::gauge!(m::CACHE_BYTES, "tier" => "memory").set(tiers.hot.bytes() as f64);
+    metrics::gauge!(m::CACHE_ENTRIES, "tier" => "memory").set(tiers.hot.len() as f64);
+    if let Some(warm) = &tiers.warm {
+        metrics::gauge!(m::CACHE_BYTES, "tier" => "warm").set(warm.bytes() as f64);
+        metrics::gauge!(m::CACHE_ENTRIES, "tier" => "warm").set(warm.len() as f64);
+    }
     let mut res = handle.render().into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -81,12 +81,13 @@ async fn serve(
     let canonical = spec.to_string();
     let cache_key = format!("{key}\n{canonical}\n{class}");
 
-    if let Some(v) = state.cache.get(&cache_key) {
+    if let Some((v, tier)) = state.tiers.lookup(&cache_key).await {
         if still_valid(state, &key, &v).await? {
-            metrics::counter!(m::CACHE_HITS, "tier" => "memory").increment(1);
-            return Ok(respond(&v, &reply, "cache;desc=\"memory\""));
+            metrics::counter!(m::CACHE_HITS, "tier" => tier.as_str()).increment(1);
+            let timing = format!("cache;desc=\"{}\"", tier.as_str());
+            return Ok(respond(&v, &reply, &timing));
         }
-        state.cache.remove(&cache_key);
+        state.tiers.hot.remove(&cache_key);
     }
     metrics::counter!(m::CACHE_MISSES).increment(1);
 
@@ -179,13 +180,13 @@ impl Job {
         );
         let variant = Arc::new(Variant {
             bytes: Bytes::from(output.bytes),
-            content_type: output.format.content_type(),
+            content_type: output.format.content_type().to_owned(),
             etag,
             original_etag: original.meta.etag,
             server_timing,
-            checked: std::sync::Mutex::new(Instant::now()),
+            checked: std::sync::Mutex::new(Some(Instant::now())),
         });
-        state.cache.insert(self.cache_key, Arc::clone(&variant));
+        state.tiers.store(&self.cache_key, &variant);
         Ok(variant)
     }
 }
@@ -195,12 +196,12 @@ impl Job {
 async fn still_valid(state: &AppState, key: &str, v: &Variant) -> Result<bool, ApiError> {
     let max_age = Duration::from_secs(state.config.cache.revalidate_secs);
     let checked = *v.checked.lock().unwrap_or_else(|p| p.into_inner());
-    if checked.elapsed() < max_age {
+    if checked.is_some_and(|t| t.elapsed() < max_age) {
         return Ok(true);
     }
     match state.originals.head(key).await {
         Ok(meta) if meta.etag == v.original_etag => {
-            *v.checked.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+            *v.checked.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
             Ok(true)
         }
         Ok(_) => Ok(false),
@@ -221,16 +222,18 @@ async fn original(state: &AppState, key: &str, reply: &Reply<'_>) -> Result<Resp
     let started = Instant::now();
     let o = state.originals.get(key).await?;
     metrics::counter!(m::BYTES_IN).increment(o.bytes.len() as u64);
+    state.tiers.touch_original(key);
     let content_type = refract_core::decode::sniff(&o.bytes)
         .map(|f| f.mime_type())
-        .unwrap_or("application/octet-stream");
+        .unwrap_or("application/octet-stream")
+        .to_owned();
     let v = Variant {
         bytes: o.bytes,
         content_type,
         etag: quote(&o.meta.etag),
         original_etag: o.meta.etag,
         server_timing: format!("fetch;dur={:.1}", started.elapsed().as_secs_f64() * 1000.0),
-        checked: std::sync::Mutex::new(Instant::now()),
+        checked: std::sync::Mutex::new(Some(Instant::now())),
     };
     Ok(respond(&v, reply, &v.server_timing))
 }
@@ -250,10 +253,9 @@ fn respond(v: &Variant, reply: &Reply<'_>, server_timing: &str) -> Response {
     };
     let mut res = Response::new(body);
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(v.content_type),
-    );
+    if let Ok(ct) = HeaderValue::from_str(&v.content_type) {
+        h.insert(header::CONTENT_TYPE, ct);
+    }
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(v.bytes.len()));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("none"));
     if let Ok(st) = HeaderValue::from_str(server_timing) {

@@ -62,7 +62,28 @@ async fn put_inner(state: AppState, req: Request) -> Result<Response, ApiError> 
         .put(&key, bytes, header.format.mime_type())
         .await?;
     metrics::counter!(m::BYTES_IN).increment(size as u64);
-    state.cache.remove_prefix(&format!("{key}\n"));
+    state.tiers.purge_memory(&key);
+    if let Some(meta) = &state.tiers.meta {
+        let now = state.tiers.clock.now_ms();
+        let record = crate::meta::Record {
+            id: crate::tiers::original_record_id(&key),
+            class: crate::meta::Class::Original,
+            key: key.clone(),
+            spec: None,
+            tiers: crate::meta::Tiers::STORE,
+            size: size as u64,
+            content_type: header.format.mime_type().to_owned(),
+            storage_class: "STANDARD".into(),
+            created_ms: now,
+            last_access_ms: now,
+            hits: 0,
+            pending: None,
+        };
+        // The object is stored; a metadata failure is repaired by `refract storage reindex`.
+        if let Err(e) = meta.upsert(&record).await {
+            tracing::warn!("metadata for upload {key}: {e}");
+        }
+    }
     let body = serde_json::json!({
         "key": key,
         "size": size,
@@ -82,7 +103,12 @@ async fn delete_inner(state: AppState, req: Request) -> Result<Response, ApiErro
     authorize(&state, req.headers())?;
     let key = key_of(&req)?;
     state.originals.delete(&key).await?;
-    state.cache.remove_prefix(&format!("{key}\n"));
+    state.tiers.purge_memory(&key);
+    if let Some(meta) = &state.tiers.meta {
+        if let Err(e) = meta.delete(&crate::tiers::original_record_id(&key)).await {
+            tracing::warn!("metadata for delete {key}: {e}");
+        }
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

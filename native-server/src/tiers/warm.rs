@@ -105,12 +105,13 @@ impl Warm {
     }
 
     /// Writes a variant and evicts least recently used ones past the budget. A variant larger
-    /// than an eighth of the budget is not kept (one image must not flush the tier).
-    pub fn put(&self, id: &str, blob: &Blob) -> io::Result<Vec<Evicted>> {
+    /// than an eighth of the budget is not kept (one image must not flush the tier): then the
+    /// result is `None`.
+    pub fn put(&self, id: &str, blob: &Blob) -> io::Result<Option<Vec<Evicted>>> {
         let data = blob.encode();
         let size = data.len() as u64;
         if size > self.max_bytes / 8 {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let path = self.path(id);
         if let Some(parent) = path.parent() {
@@ -129,7 +130,7 @@ impl Warm {
             }
             index.bytes += size;
         }
-        Ok(self.evict_over_budget())
+        Ok(Some(self.evict_over_budget()))
     }
 
     /// Removes a variant; returns whether it was there.
@@ -221,7 +222,10 @@ mod tests {
         let (warm, evicted) = Warm::open(dir.path(), 10_000).expect("open");
         assert!(evicted.is_empty());
         for i in 0..8 {
-            let ev = warm.put(&format!("{i:02}aa"), &blob(1000)).expect("put");
+            let ev = warm
+                .put(&format!("{i:02}aa"), &blob(1000))
+                .expect("put")
+                .expect("kept");
             assert!(warm.bytes() <= 10_000);
             if i == 0 {
                 assert!(ev.is_empty());
@@ -231,7 +235,11 @@ mod tests {
         assert!(warm.get("00aa").is_some());
         let mut evicted = Vec::new();
         for i in 8..12 {
-            evicted.extend(warm.put(&format!("{i:02}aa"), &blob(1000)).expect("put"));
+            evicted.extend(
+                warm.put(&format!("{i:02}aa"), &blob(1000))
+                    .expect("put")
+                    .expect("kept"),
+            );
         }
         assert!(warm.bytes() <= 10_000, "{}", warm.bytes());
         assert!(warm.contains("00aa"));
@@ -240,7 +248,7 @@ mod tests {
         assert_eq!(e.blob.as_ref().expect("readable").body.len(), 1000);
         assert!(!dir.path().join("01").join("01aa").exists());
         // Too big for the tier: not kept.
-        assert!(warm.put("big", &blob(5000)).expect("put").is_empty());
+        assert!(warm.put("big", &blob(5000)).expect("put").is_none());
         assert!(!warm.contains("big"));
     }
 

@@ -1,0 +1,93 @@
+//! The cold tier: variants as objects in an object store under a prefix (by default a local
+//! directory in the data dir; in production a bucket, possibly another than the originals').
+//! Every call is bounded by the storage timeout, like the originals' store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+use super::blob::Blob;
+use crate::storage::StorageError;
+
+#[derive(Debug, Clone)]
+pub struct Cold {
+    store: Arc<dyn ObjectStore>,
+    prefix: Path,
+    timeout: Duration,
+}
+
+impl Cold {
+    pub fn new(store: Arc<dyn ObjectStore>, prefix: &str, timeout: Duration) -> Cold {
+        Cold {
+            store,
+            prefix: Path::from(prefix.trim_matches('/')),
+            timeout,
+        }
+    }
+
+    fn path(&self, id: &str) -> Path {
+        self.prefix.clone().join(id)
+    }
+
+    async fn bounded<T>(
+        &self,
+        call: impl std::future::Future<Output = object_store::Result<T>>,
+    ) -> Result<Option<T>, StorageError> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Err(_) => Err(StorageError::Unavailable("cold tier timed out".into())),
+            Ok(Err(object_store::Error::NotFound { .. })) => Ok(None),
+            Ok(Err(e)) => Err(StorageError::Unavailable(e.to_string())),
+            Ok(Ok(v)) => Ok(Some(v)),
+        }
+    }
+
+    /// The variant, or `None` when it is not in this tier (or unreadable).
+    pub async fn get(&self, id: &str) -> Result<Option<Blob>, StorageError> {
+        let Some(result) = self.bounded(self.store.get(&self.path(id))).await? else {
+            return Ok(None);
+        };
+        let bytes: Option<Bytes> = self.bounded(result.bytes()).await?;
+        Ok(bytes.and_then(Blob::decode))
+    }
+
+    /// Whether the variant is present and complete (its size matches `len`).
+    pub async fn verify(&self, id: &str, len: u64) -> Result<bool, StorageError> {
+        let meta = self.bounded(self.store.head(&self.path(id))).await?;
+        Ok(meta.is_some_and(|m| m.size == len))
+    }
+
+    pub async fn put(&self, id: &str, blob: &Blob) -> Result<u64, StorageError> {
+        let data = blob.encode();
+        let len = data.len() as u64;
+        let path = self.path(id);
+        self.bounded(self.store.put(&path, PutPayload::from(data)))
+            .await?;
+        Ok(len)
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<(), StorageError> {
+        self.bounded(self.store.delete(&self.path(id)))
+            .await
+            .map(drop)
+    }
+
+    /// Ids of every variant in the tier, for reindexing.
+    pub async fn ids(&self) -> Result<Vec<String>, StorageError> {
+        let mut list = self.store.list(Some(&self.prefix));
+        let mut out = Vec::new();
+        while let Some(item) = tokio::time::timeout(self.timeout, list.next())
+            .await
+            .map_err(|_| StorageError::Unavailable("cold tier listing timed out".into()))?
+        {
+            let meta = item.map_err(|e| StorageError::Unavailable(e.to_string()))?;
+            if let Some(name) = meta.location.filename() {
+                out.push(name.to_owned());
+            }
+        }
+        Ok(out)
+    }
+}
