@@ -37,6 +37,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub tiers: TiersConfig,
     pub meta: MetaConfig,
+    pub lifecycle: LifecycleConfig,
     pub limits: LimitsConfig,
     pub transform: TransformConfig,
     pub cache: CacheConfig,
@@ -62,6 +63,28 @@ pub struct TiersConfig {
     pub cold_prefix: String,
     /// Whether a variant evicted from warm is moved to cold (true) or dropped (false).
     pub demote_on_evict: bool,
+}
+
+/// The lifecycle sweeper (see `docs/lifecycle.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LifecycleConfig {
+    /// Policy file; empty means no lifecycle.
+    pub policy: String,
+    /// Seconds between sweeps of the running server; 0 runs none (use `refract lifecycle run`).
+    pub interval_secs: u64,
+    /// Rows per batch; the cursor is saved after each.
+    pub batch: usize,
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        LifecycleConfig {
+            policy: String::new(),
+            interval_secs: 3600,
+            batch: 500,
+        }
+    }
 }
 
 /// The metadata store.
@@ -224,6 +247,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             tiers: TiersConfig::default(),
             meta: MetaConfig::default(),
+            lifecycle: LifecycleConfig::default(),
             limits: LimitsConfig::default(),
             transform: TransformConfig::default(),
             cache: CacheConfig::default(),
@@ -334,6 +358,10 @@ impl std::error::Error for ConfigError {}
 /// The environment variable prefix.
 pub const ENV_PREFIX: &str = "REFRACT_";
 
+/// `REFRACT_*` variables that are not configuration keys: the config file's path, and the
+/// lifecycle's fault-injection hook for crash tests.
+const NOT_CONFIG: &[&str] = &["REFRACT_CONFIG", "REFRACT_LIFECYCLE_FAULT"];
+
 impl Config {
     /// Assembles the configuration from its layers. `flags` are `(dotted.key, value)` pairs.
     pub fn load(
@@ -353,7 +381,7 @@ impl Config {
         }
         let mut env_vars: Vec<_> = env
             .into_iter()
-            .filter(|(k, _)| k.starts_with(ENV_PREFIX) && k != "REFRACT_CONFIG")
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX) && !NOT_CONFIG.contains(&k.as_str()))
             .collect();
         env_vars.sort();
         for (name, raw) in env_vars {

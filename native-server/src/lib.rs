@@ -16,6 +16,7 @@ pub mod coalesce;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod lifecycle;
 pub mod meta;
 pub mod metrics;
 pub mod pool;

@@ -68,6 +68,9 @@ enum Command {
     Serve(ConfigArgs),
     /// Print the effective configuration (defaults, file, environment and flags merged) as TOML.
     Config(ConfigArgs),
+    /// Lifecycle policies: `plan` (a dry run) and `run` (one sweep).
+    #[command(subcommand)]
+    Lifecycle(LifecycleCommand),
     /// Append the signature to a transform URL, using the first configured signing key.
     Sign {
         /// e.g. https://img.example.com/photos/cat.jpg?width=400&format=auto
@@ -108,6 +111,35 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum LifecycleCommand {
+    /// Print what a sweep would do now, without doing it.
+    Plan {
+        #[command(flatten)]
+        sweep: SweepArgs,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one sweep: finish half-done moves, then apply the policy to every object once.
+    Run {
+        #[command(flatten)]
+        sweep: SweepArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct SweepArgs {
+    #[command(flatten)]
+    args: ConfigArgs,
+    /// Policy file (default: lifecycle.policy from the configuration).
+    #[arg(long)]
+    policy: Option<std::path::PathBuf>,
+    /// The time to evaluate rules at: Unix ms, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC).
+    #[arg(long)]
+    now: Option<String>,
+}
+
 /// A failure reported as one line: `error[code]: message`.
 struct Failure {
     code: &'static str,
@@ -135,6 +167,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(&args),
         Command::Config(args) => args.load().map(|c| print!("{}", c.to_toml_redacted())),
+        Command::Lifecycle(cmd) => lifecycle(cmd),
         Command::Sign { url, args } => args.load().and_then(|c| {
             let signed = refract_server::sign::sign_url(&c, &url).map_err(|message| Failure {
                 code: "cannot_sign",
@@ -173,6 +206,51 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn lifecycle(cmd: LifecycleCommand) -> Result<(), Failure> {
+    let (sweep, json) = match &cmd {
+        LifecycleCommand::Plan { sweep, json } => (sweep, *json),
+        LifecycleCommand::Run { sweep } => (sweep, false),
+    };
+    let config = sweep.args.load()?;
+    let fail = |message: String| Failure {
+        code: "lifecycle",
+        message,
+    };
+    let clock = match &sweep.now {
+        Some(t) => refract_server::clock::Clock::manual(
+            refract_server::lifecycle::parse_time(t).map_err(fail)?,
+        ),
+        None => refract_server::clock::Clock::System,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail(e.to_string()))?;
+    runtime.block_on(async {
+        let lc = refract_server::lifecycle::open(&config, sweep.policy.as_deref(), clock.clone())
+            .await
+            .map_err(fail)?;
+        match cmd {
+            LifecycleCommand::Plan { .. } => {
+                let (scanned, plans) = lc.plan(clock.now_ms()).await.map_err(fail)?;
+                if json {
+                    let out = serde_json::json!({ "now_ms": clock.now_ms(), "scanned": scanned, "actions": plans });
+                    println!("{out}");
+                } else {
+                    print!("{}", refract_server::lifecycle::plan::render_table(&plans));
+                    println!("{scanned} objects scanned");
+                }
+            }
+            LifecycleCommand::Run { .. } => {
+                let report = lc.run_once().await.map_err(fail)?;
+                lc.tiers.settle().await;
+                println!("{}", serde_json::to_string(&report).map_err(|e| fail(e.to_string()))?);
+            }
+        }
+        Ok(())
+    })
 }
 
 fn serve(args: &ConfigArgs) -> Result<(), Failure> {

@@ -45,6 +45,7 @@ pub async fn run(config: Config) -> Result<(), String> {
             }
         })
     };
+    let sweeper = start_sweeper(&config, &state)?;
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -60,10 +61,49 @@ pub async fn run(config: Config) -> Result<(), String> {
     let tiers = std::sync::Arc::clone(&state.tiers);
     let (a, b) = tokio::join!(images.into_future(), admin.into_future());
     flusher.abort();
+    if let Some(sweeper) = sweeper {
+        sweeper.abort();
+    }
     // Results being written to the lower tiers are finished before exit, then access times.
     tiers.settle().await;
     tiers.flush_access().await;
     a.and(b).map_err(|e| format!("server error: {e}"))
+}
+
+/// Runs the lifecycle policy every `lifecycle.interval_secs`, sharing the server's tiers and
+/// metadata store. A sweep killed with the server resumes from its cursor next time.
+fn start_sweeper(
+    config: &Config,
+    state: &crate::app::AppState,
+) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
+    if config.lifecycle.policy.is_empty() || config.lifecycle.interval_secs == 0 {
+        return Ok(None);
+    }
+    let policy = crate::lifecycle::Policy::load(std::path::Path::new(&config.lifecycle.policy))?;
+    let meta = state
+        .tiers
+        .meta
+        .clone()
+        .ok_or("lifecycle.policy needs the metadata store (meta.url is off)")?;
+    let lc = crate::lifecycle::apply::Lifecycle {
+        policy,
+        meta,
+        originals: state.originals.clone(),
+        tiers: std::sync::Arc::clone(&state.tiers),
+        clock: state.tiers.clock.clone(),
+        batch: config.lifecycle.batch.max(1),
+    };
+    let every = std::time::Duration::from_secs(config.lifecycle.interval_secs);
+    Ok(Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match lc.run_once().await {
+                Ok(report) => tracing::info!(?report, "lifecycle sweep"),
+                Err(e) => tracing::warn!("lifecycle sweep failed: {e}"),
+            }
+        }
+    })))
 }
 
 fn local(listener: &TcpListener) -> Result<std::net::SocketAddr, String> {

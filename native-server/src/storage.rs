@@ -174,6 +174,44 @@ impl Originals {
         Ok(Meta { etag, size })
     }
 
+    /// Rewrites an original in place with another storage class (on S3 a copy of the object
+    /// onto itself with `x-amz-storage-class`), then checks the stored size. The write is
+    /// atomic: readers see the object in the old class or the new one, never a part of it.
+    pub async fn set_storage_class(&self, key: &str, class: &str) -> Result<Meta, StorageError> {
+        if self.local {
+            return Err(StorageError::Unavailable(
+                "a local directory has no storage classes".into(),
+            ));
+        }
+        let original = self.get(key).await?;
+        let mut attributes = Attributes::new();
+        attributes.insert(Attribute::StorageClass, class.to_owned().into());
+        if let Some(ct) = refract_core::decode::sniff(&original.bytes)
+            .ok()
+            .map(|f| f.mime_type())
+        {
+            attributes.insert(Attribute::ContentType, ct.into());
+        }
+        let opts = PutOptions {
+            attributes,
+            ..PutOptions::default()
+        };
+        let path = self.path(key);
+        let size = original.bytes.len() as u64;
+        let put = self
+            .store
+            .put_opts(&path, PutPayload::from(original.bytes), opts);
+        self.bounded(key, put).await?;
+        let meta = self.head(key).await?;
+        if meta.size != size {
+            return Err(StorageError::Unavailable(format!(
+                "{key}: {} bytes stored, {size} expected",
+                meta.size
+            )));
+        }
+        Ok(meta)
+    }
+
     /// Deletes an original; a missing one is [`StorageError::NotFound`] on every backend.
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
         self.head(key).await?;

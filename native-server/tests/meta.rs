@@ -138,10 +138,23 @@ async fn conformance(a: Meta, b: Meta) {
     assert_eq!(moved.pending.as_deref(), Some(journal));
     moved.tiers = Tiers::COLD;
     assert!(
-        !b.finish(&moved, loser).await.expect("finish"),
+        !b.finish(&moved, loser, None).await.expect("finish"),
         "not the holder"
     );
-    assert!(b.finish(&moved, journal).await.expect("finish"));
+    assert!(b
+        .finish(&moved, journal, Some("phase-2"))
+        .await
+        .expect("advance"));
+    let mid = a.get("v/aaa").await.expect("get").expect("row");
+    assert_eq!(
+        (mid.tiers, mid.pending.as_deref()),
+        (Tiers::COLD, Some("phase-2"))
+    );
+    assert!(
+        !b.finish(&moved, journal, None).await.expect("old phase"),
+        "the journal moved on"
+    );
+    assert!(b.finish(&moved, "phase-2", None).await.expect("finish"));
     let done = a.get("v/aaa").await.expect("get").expect("row");
     assert_eq!((done.tiers, done.pending), (Tiers::COLD, None));
     assert_eq!(done.hits, 6, "finish keeps access counts");

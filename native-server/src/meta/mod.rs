@@ -223,10 +223,11 @@ impl Meta {
         dispatch!(self, b => b.claim(id, journal).await)
     }
 
-    /// Replaces the row and clears `pending`, but only while `pending` still equals `journal`
-    /// (the claim this caller holds); returns whether it did.
-    pub async fn finish(&self, r: &Record, journal: &str) -> Result<bool> {
-        dispatch!(self, b => b.finish(r, journal).await)
+    /// Replaces the row (all but access times) and sets `pending` to `next` (`None` clears
+    /// it), but only while `pending` still equals `journal`, the claim this caller holds;
+    /// returns whether it did. A move advances its journal through its phases this way.
+    pub async fn finish(&self, r: &Record, journal: &str, next: Option<&str>) -> Result<bool> {
+        dispatch!(self, b => b.finish(r, journal, next).await)
     }
 
     /// Rows with a move pending, for crash recovery.

@@ -166,14 +166,14 @@ impl Postgres {
         Ok(n == 1)
     }
 
-    pub async fn finish(&self, r: &Record, journal: &str) -> Result<bool> {
+    pub async fn finish(&self, r: &Record, journal: &str, next: Option<&str>) -> Result<bool> {
         let tiers = i16::from(r.tiers.0);
         let size = to_i64(r.size);
         let n = self
             .client
             .execute(
                 "UPDATE objects SET class = $2, key = $3, spec = $4, tiers = $5, size = $6, \
-                 content_type = $7, storage_class = $8, created_ms = $9, pending = NULL \
+                 content_type = $7, storage_class = $8, created_ms = $9, pending = $11 \
                  WHERE id = $1 AND pending = $10",
                 &[
                     &r.id,
@@ -186,6 +186,7 @@ impl Postgres {
                     &r.storage_class,
                     &r.created_ms,
                     &journal,
+                    &next,
                 ],
             )
             .await

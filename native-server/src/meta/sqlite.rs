@@ -175,12 +175,12 @@ impl Sqlite {
         .await
     }
 
-    pub async fn finish(&self, r: &Record, journal: &str) -> Result<bool> {
-        let (r, journal) = (r.clone(), journal.to_owned());
+    pub async fn finish(&self, r: &Record, journal: &str, next: Option<&str>) -> Result<bool> {
+        let (r, journal, next) = (r.clone(), journal.to_owned(), next.map(str::to_owned));
         self.with(move |c| {
             c.execute(
                 "UPDATE objects SET class = ?2, key = ?3, spec = ?4, tiers = ?5, size = ?6, \
-                 content_type = ?7, storage_class = ?8, created_ms = ?9, pending = NULL \
+                 content_type = ?7, storage_class = ?8, created_ms = ?9, pending = ?11 \
                  WHERE id = ?1 AND pending = ?10",
                 params![
                     r.id,
@@ -192,7 +192,8 @@ impl Sqlite {
                     r.content_type,
                     r.storage_class,
                     r.created_ms,
-                    journal
+                    journal,
+                    next
                 ],
             )
             .map(|n| n == 1)
