@@ -20,6 +20,7 @@ pub mod lifecycle;
 pub mod meta;
 pub mod metrics;
 pub mod pool;
+pub mod reindex;
 pub mod serve;
 pub mod sign;
 pub mod storage;

@@ -68,6 +68,9 @@ enum Command {
     Serve(ConfigArgs),
     /// Print the effective configuration (defaults, file, environment and flags merged) as TOML.
     Config(ConfigArgs),
+    /// The metadata store: `reindex` rebuilds it from the stores.
+    #[command(subcommand)]
+    Storage(StorageCommand),
     /// Lifecycle policies: `plan` (a dry run) and `run` (one sweep).
     #[command(subcommand)]
     Lifecycle(LifecycleCommand),
@@ -109,6 +112,12 @@ enum Command {
         #[arg(long, default_value_t = 6)]
         avif_speed: u8,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum StorageCommand {
+    /// Rebuild the metadata store from the originals' store and the warm and cold tiers.
+    Reindex(ConfigArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,6 +177,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(&args),
         Command::Config(args) => args.load().map(|c| print!("{}", c.to_toml_redacted())),
         Command::Lifecycle(cmd) => lifecycle(cmd),
+        Command::Storage(StorageCommand::Reindex(args)) => reindex(&args),
         Command::Sign { url, args } => args.load().and_then(|c| {
             let signed = refract_server::sign::sign_url(&c, &url).map_err(|message| Failure {
                 code: "cannot_sign",
@@ -206,6 +216,33 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn reindex(args: &ConfigArgs) -> Result<(), Failure> {
+    let config = args.load()?;
+    let fail = |message: String| Failure {
+        code: "reindex",
+        message,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail(e.to_string()))?;
+    runtime.block_on(async {
+        let originals = refract_server::storage::Originals::from_config(&config).map_err(fail)?;
+        let tiers =
+            refract_server::tiers::Tiers::open(&config, refract_server::clock::Clock::System)
+                .await
+                .map_err(fail)?;
+        let report = refract_server::reindex::reindex(&originals, &tiers)
+            .await
+            .map_err(fail)?;
+        println!(
+            "{}",
+            serde_json::to_string(&report).map_err(|e| fail(e.to_string()))?
+        );
+        Ok(())
+    })
 }
 
 fn lifecycle(cmd: LifecycleCommand) -> Result<(), Failure> {

@@ -92,6 +92,16 @@ fn describe() {
     describe_gauge!(QUEUE_DEPTH, "Transforms waiting for a worker");
     describe_gauge!(IN_FLIGHT, "Transforms running now");
     describe_counter!(REJECTED, "Requests refused before work, by reason");
-    describe_gauge!(CACHE_BYTES, Unit::Bytes, "Bytes held by the memory cache");
-    describe_gauge!(CACHE_ENTRIES, "Entries in the memory cache");
+    describe_gauge!(CACHE_BYTES, Unit::Bytes, "Bytes held by a cache tier");
+    describe_gauge!(CACHE_ENTRIES, "Entries in a cache tier");
+    use crate::lifecycle::apply as lc;
+    describe_gauge!(lc::OBJECTS, "Objects by class, tiers and storage class");
+    describe_gauge!(
+        lc::OBJECT_BYTES,
+        Unit::Bytes,
+        "Bytes by class, tiers and storage class"
+    );
+    describe_counter!(lc::ACTIONS, "Lifecycle actions by rule, action and outcome");
+    describe_histogram!(lc::SWEEP_SECONDS, Unit::Seconds, "Lifecycle sweep duration");
+    describe_counter!(lc::ERRORS, "Lifecycle actions that failed, by rule");
 }

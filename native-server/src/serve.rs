@@ -94,6 +94,8 @@ fn start_sweeper(
         batch: config.lifecycle.batch.max(1),
     };
     let every = std::time::Duration::from_secs(config.lifecycle.interval_secs);
+    let totals = lc.meta.clone();
+    tokio::spawn(async move { crate::lifecycle::apply::publish_totals(&totals).await });
     Ok(Some(tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {

@@ -257,3 +257,79 @@ async fn a_sweep_killed_at_any_step_is_finished_by_the_next() {
         }
     }
 }
+
+#[tokio::test]
+async fn reindex_rebuilds_the_metadata_from_the_stores() {
+    let f = fixture(|_| {});
+    let data = tempfile::tempdir().expect("data");
+    let clock = Clock::manual(T0);
+    let (config, state) = populated(&f, data.path(), &clock).await;
+    // The smaller half of the variants to cold, so both tiers are indexed.
+    let meta = state.tiers.meta.clone().expect("meta");
+    let mut sizes: Vec<u64> = meta
+        .scan("", 100)
+        .await
+        .expect("scan")
+        .iter()
+        .map(|r| r.size)
+        .collect();
+    sizes.sort_unstable();
+    let policy = format!(
+        "[[rule]]\nid = \"d\"\nfilter = {{ class = \"variant\", max_size = {} }}\nactions = [{{ type = \"demote\", to = \"cold\", days_since_access = 7 }}]",
+        sizes[2]
+    );
+    let lc = lifecycle(&state, &policy, &clock);
+    clock.advance_ms(8 * DAY_MS);
+    lc.run_once().await.expect("demote some");
+    let shape = |rows: Vec<refract_server::meta::Record>| {
+        let mut v: Vec<_> = rows
+            .into_iter()
+            .filter(|r| r.class == Class::Variant)
+            .map(|r| (r.id, r.key, r.spec, r.tiers.0, r.size, r.content_type))
+            .collect();
+        v.sort();
+        v
+    };
+    let before = shape(lc.meta.scan("", 1000).await.expect("scan"));
+    let (warm, cold) = assert_consistent(&config).await;
+    assert!(warm > 0 && cold > 0, "both tiers in use: {warm} {cold}");
+    drop((lc, state));
+
+    // Lose the database entirely, and plant a row that points at nothing.
+    for name in ["meta.db", "meta.db-wal", "meta.db-shm"] {
+        let _ = std::fs::remove_file(data.path().join(name));
+    }
+    let tiers = Tiers::open(&config, Clock::System).await.expect("tiers");
+    let meta = tiers.meta.clone().expect("meta");
+    assert!(meta.scan("", 10).await.expect("scan").is_empty());
+    let mut ghost = refract_server::tiers::variant_record(
+        "deadbeefdeadbeefdeadbeefdeadbeef",
+        "gone.jpg\nwidth=1\n-",
+        Present::WARM,
+        1,
+        "image/png",
+        T0,
+    );
+    ghost.hits = 1;
+    meta.upsert(&ghost).await.expect("ghost");
+
+    let originals = Originals::from_config(&config).expect("originals");
+    let report = refract_server::reindex::reindex(&originals, &tiers)
+        .await
+        .expect("reindex");
+    assert_eq!((report.variants, report.removed), (6, 1), "{report:?}");
+    assert_eq!(report.originals, 6, "every file of the fixture: {report:?}");
+    let after = shape(meta.scan("", 1000).await.expect("scan"));
+    assert_eq!(after, before, "the rebuilt index matches the original one");
+    assert!(meta.get("o/photos/cat.jpg").await.expect("get").is_some());
+    // Running it again changes nothing.
+    let again = refract_server::reindex::reindex(&originals, &tiers)
+        .await
+        .expect("again");
+    assert_eq!(
+        (again.added, again.updated, again.removed),
+        (0, 0, 0),
+        "{again:?}"
+    );
+    assert_consistent(&config).await;
+}

@@ -222,3 +222,70 @@ fn sigterm_lets_in_flight_requests_finish() {
     // And it no longer accepts connections.
     assert!(TcpStream::connect(&server.http).is_err());
 }
+
+#[test]
+fn lifecycle_plan_prints_a_readable_plan_of_the_sample_policy() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let originals = dir.path().join("originals");
+    std::fs::create_dir_all(originals.join("photos")).expect("mkdir");
+    std::fs::create_dir_all(originals.join("tmp")).expect("mkdir");
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples");
+    std::fs::copy(
+        samples.join("bird-20mp.jpg"),
+        originals.join("photos/bird.jpg"),
+    )
+    .expect("copy");
+    std::fs::copy(
+        samples.join("cat-small.jpg"),
+        originals.join("tmp/upload.jpg"),
+    )
+    .expect("copy");
+    let data = dir.path().join("data").display().to_string();
+    let originals = originals.display().to_string();
+    let with_env = |c: &mut Command| {
+        c.env("REFRACT_DATA_DIR", &data)
+            .env("REFRACT_ORIGINALS", &originals)
+            .env("REFRACT_LOG", "warn");
+    };
+    let mut reindex = refract();
+    with_env(reindex.args(["storage", "reindex"]));
+    let out = reindex.output().expect("reindex");
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["originals"], 2, "{report}");
+
+    let plan = |json: bool| {
+        let mut c = refract();
+        with_env(c.args(["lifecycle", "plan", "--policy", "samples/lifecycle.toml"]));
+        c.args(["--now", "2099-01-01"]);
+        if json {
+            c.arg("--json");
+        }
+        let out = c.output().expect("plan");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let table = plan(false);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("RULE"), "{table}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("photo-originals")
+            && l.contains("STANDARD → GLACIER_IR")
+            && l.contains("photos/bird.jpg")),
+        "{table}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("tmp-uploads") && l.contains("expire")),
+        "{table}"
+    );
+    assert!(table.contains("2 actions"), "{table}");
+    assert!(table.contains("2 objects scanned"), "{table}");
+    let json: serde_json::Value = serde_json::from_str(&plan(true)).expect("json plan");
+    assert_eq!(
+        json["actions"].as_array().expect("actions").len(),
+        2,
+        "{json}"
+    );
+}

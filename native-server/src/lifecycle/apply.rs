@@ -166,6 +166,7 @@ impl Lifecycle {
             .await
             .map_err(|e| e.to_string())?;
         metrics::histogram!(SWEEP_SECONDS).record(started.elapsed().as_secs_f64());
+        publish_totals(&self.meta).await;
         Ok(report)
     }
 
@@ -400,6 +401,28 @@ impl Lifecycle {
             .await
             .map_err(|e| e.to_string())
             .map(drop)
+    }
+}
+
+pub const OBJECTS: &str = "refract_objects";
+pub const OBJECT_BYTES: &str = "refract_object_bytes";
+
+/// Objects and bytes by class, tiers and storage class, as gauges. Computed after each sweep
+/// (and at start-up) rather than per scrape: it is a full pass over the metadata.
+pub async fn publish_totals(meta: &Meta) {
+    match meta.totals().await {
+        Ok(totals) => {
+            for t in totals {
+                let labels = [
+                    ("class", t.class.as_str().to_owned()),
+                    ("tiers", t.tiers.to_string()),
+                    ("storage_class", t.storage_class.clone()),
+                ];
+                metrics::gauge!(OBJECTS, &labels).set(t.objects as f64);
+                metrics::gauge!(OBJECT_BYTES, &labels).set(t.bytes as f64);
+            }
+        }
+        Err(e) => tracing::warn!("metadata totals: {e}"),
     }
 }
 

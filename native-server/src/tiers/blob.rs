@@ -42,6 +42,15 @@ impl Blob {
         out
     }
 
+    /// Bytes the header takes before the body.
+    pub fn header_len(&self) -> usize {
+        4 + 16
+            + self.cache_key.len()
+            + self.content_type.len()
+            + self.etag.len()
+            + self.original_etag.len()
+    }
+
     /// Parses a stored blob; `None` for anything that is not one (a torn or foreign file).
     pub fn decode(bytes: Bytes) -> Option<Blob> {
         if bytes.get(..4)? != MAGIC {
@@ -83,6 +92,7 @@ mod tests {
             body: Bytes::from_static(b"RIFF....WEBP"),
         };
         let enc = b.encode();
+        assert_eq!(enc.len(), b.header_len() + b.body.len());
         assert_eq!(Blob::decode(Bytes::from(enc.clone())), Some(b));
         for cut in [0, 3, 4, 7, 12] {
             assert_eq!(

@@ -54,6 +54,22 @@ impl Cold {
         Ok(bytes.and_then(Blob::decode))
     }
 
+    /// The variant's header (cache key, content type, ETags) and size, reading only its start
+    /// when the header fits in it.
+    pub async fn header(&self, id: &str) -> Result<Option<(Blob, u64)>, StorageError> {
+        let path = self.path(id);
+        let Some(meta) = self.bounded(self.store.head(&path)).await? else {
+            return Ok(None);
+        };
+        let start = self
+            .bounded(self.store.get_range(&path, 0..meta.size.min(8192)))
+            .await?;
+        if let Some(blob) = start.and_then(Blob::decode) {
+            return Ok(Some((blob, meta.size)));
+        }
+        Ok(self.get(id).await?.map(|b| (b, meta.size)))
+    }
+
     /// Whether the variant is present and complete (its size matches `len`).
     pub async fn verify(&self, id: &str, len: u64) -> Result<bool, StorageError> {
         let meta = self.bounded(self.store.head(&self.path(id))).await?;
