@@ -75,6 +75,9 @@ pub struct LifecycleConfig {
     pub interval_secs: u64,
     /// Rows per batch; the cursor is saved after each.
     pub batch: usize,
+    /// Age after which a move's claim counts as abandoned (its sweeper crashed) and the next
+    /// sweep finishes it.
+    pub lease_secs: u64,
 }
 
 impl Default for LifecycleConfig {
@@ -83,6 +86,7 @@ impl Default for LifecycleConfig {
             policy: String::new(),
             interval_secs: 3600,
             batch: 500,
+            lease_secs: 600,
         }
     }
 }

@@ -220,6 +220,7 @@ fn main() -> ExitCode {
 
 fn reindex(args: &ConfigArgs) -> Result<(), Failure> {
     let config = args.load()?;
+    init_logging(&config)?;
     let fail = |message: String| Failure {
         code: "reindex",
         message,
@@ -251,6 +252,7 @@ fn lifecycle(cmd: LifecycleCommand) -> Result<(), Failure> {
         LifecycleCommand::Run { sweep } => (sweep, false),
     };
     let config = sweep.args.load()?;
+    init_logging(&config)?;
     let fail = |message: String| Failure {
         code: "lifecycle",
         message,
@@ -290,8 +292,8 @@ fn lifecycle(cmd: LifecycleCommand) -> Result<(), Failure> {
     })
 }
 
-fn serve(args: &ConfigArgs) -> Result<(), Failure> {
-    let config = args.load()?;
+/// Logs to stderr, filtered by the `log` key.
+fn init_logging(config: &refract_server::config::Config) -> Result<(), Failure> {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log).map_err(|e| Failure {
         code: "bad_config",
         message: format!("log filter {:?}: {e}", config.log),
@@ -301,6 +303,12 @@ fn serve(args: &ConfigArgs) -> Result<(), Failure> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    Ok(())
+}
+
+fn serve(args: &ConfigArgs) -> Result<(), Failure> {
+    let config = args.load()?;
+    init_logging(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

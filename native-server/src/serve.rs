@@ -92,6 +92,7 @@ fn start_sweeper(
         tiers: std::sync::Arc::clone(&state.tiers),
         clock: state.tiers.clock.clone(),
         batch: config.lifecycle.batch.max(1),
+        lease_ms: crate::lifecycle::lease_ms(config),
     };
     let every = std::time::Duration::from_secs(config.lifecycle.interval_secs);
     let totals = lc.meta.clone();

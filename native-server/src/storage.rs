@@ -174,16 +174,31 @@ impl Originals {
         Ok(Meta { etag, size })
     }
 
-    /// Rewrites an original in place with another storage class (on S3 a copy of the object
-    /// onto itself with `x-amz-storage-class`), then checks the stored size. The write is
-    /// atomic: readers see the object in the old class or the new one, never a part of it.
+    /// Rewrites an original in place with another storage class (`x-amz-storage-class` on
+    /// S3), then checks the stored size. The write is atomic, so readers see the object in the
+    /// old class or the new one, never a part of it. It is also conditional on the ETag that
+    /// was read (`If-Match`), so an upload that lands in between is never overwritten: the
+    /// rewrite fails instead, and the next sweep plans again.
     pub async fn set_storage_class(&self, key: &str, class: &str) -> Result<Meta, StorageError> {
         if self.local {
             return Err(StorageError::Unavailable(
                 "a local directory has no storage classes".into(),
             ));
         }
-        let original = self.get(key).await?;
+        let path = self.path(key);
+        let result = self.bounded(key, self.store.get(&path)).await?;
+        let version = object_store::UpdateVersion {
+            e_tag: result.meta.e_tag.clone(),
+            version: result.meta.version.clone(),
+        };
+        let bytes = self.bounded(key, result.bytes()).await?;
+        let original = Original {
+            meta: Meta {
+                etag: String::new(),
+                size: bytes.len() as u64,
+            },
+            bytes,
+        };
         let mut attributes = Attributes::new();
         attributes.insert(Attribute::StorageClass, class.to_owned().into());
         if let Some(ct) = refract_core::decode::sniff(&original.bytes)
@@ -194,9 +209,9 @@ impl Originals {
         }
         let opts = PutOptions {
             attributes,
+            mode: object_store::PutMode::Update(version),
             ..PutOptions::default()
         };
-        let path = self.path(key);
         let size = original.bytes.len() as u64;
         let put = self
             .store

@@ -13,7 +13,7 @@ use common::*;
 use refract_server::app::{router, State};
 use refract_server::clock::{Clock, DAY_MS};
 use refract_server::config::Config;
-use refract_server::lifecycle::apply::{Lifecycle, Report, CURSOR};
+use refract_server::lifecycle::apply::{Lifecycle, Report, CURSOR, LEASE_MS};
 use refract_server::lifecycle::Policy;
 use refract_server::meta::{Class, Meta, Tiers as Present};
 use refract_server::storage::Originals;
@@ -60,6 +60,7 @@ fn lifecycle(state: &Arc<State>, policy: &str, clock: &Clock) -> Lifecycle {
         tiers: Arc::clone(&state.tiers),
         clock: clock.clone(),
         batch: 2,
+        lease_ms: LEASE_MS,
     }
 }
 
@@ -220,13 +221,15 @@ async fn a_sweep_killed_at_any_step_is_finished_by_the_next() {
         let config_path = data.path().join("refract.toml");
         std::fs::write(&config_path, toml::to_string(&config).expect("toml")).expect("config");
         let now = (T0 + days * DAY_MS).to_string();
-        let run = |fault: Option<&str>| {
+        // The crashed sweep's claim is taken over once its lease has run out.
+        let later = (T0 + days * DAY_MS + LEASE_MS + 60_000).to_string();
+        let run = |fault: Option<&str>, now: &str| {
             let mut c = Command::new(env!("CARGO_BIN_EXE_refract"));
             c.args(["lifecycle", "run", "--config"])
                 .arg(&config_path)
                 .arg("--policy")
                 .arg(&policy_path)
-                .args(["--now", &now])
+                .args(["--now", now])
                 .env("REFRACT_LOG", "warn");
             match fault {
                 Some(step) => c.env("REFRACT_LIFECYCLE_FAULT", step),
@@ -234,9 +237,14 @@ async fn a_sweep_killed_at_any_step_is_finished_by_the_next() {
             };
             c.output().expect("run refract lifecycle")
         };
-        let killed = run(Some(step));
+        let killed = run(Some(step), &now);
         assert_eq!(killed.status.signal(), Some(9), "{step}: {killed:?}");
-        let finished = run(None);
+        // Within the lease the claim belongs to a (possibly live) sweeper: left alone.
+        let early = run(None, &now);
+        assert!(early.status.success(), "{step}: {early:?}");
+        let early: serde_json::Value = serde_json::from_slice(&early.stdout).expect("report");
+        assert_eq!(early["recovered"], 0, "{step}: {early}");
+        let finished = run(None, &later);
         assert!(finished.status.success(), "{step}: {finished:?}");
         let report: serde_json::Value = serde_json::from_slice(&finished.stdout).expect("report");
         assert!(

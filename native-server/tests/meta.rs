@@ -2,10 +2,12 @@
 //! file (always), and PostgreSQL on a real server that this test starts itself with `initdb` and
 //! `pg_ctl` on a private port and socket directory (`--ignored`; tests/run.sh runs it).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+// This test uses the PostgreSQL server, not the rest of `support` (weed, refract, SigV4).
+#[allow(dead_code)]
+mod support;
 
 use refract_server::meta::{Access, Class, Meta, Record, Tiers};
+use support::pg::PgServer;
 
 fn record(id: &str, class: Class, key: &str) -> Record {
     Record {
@@ -160,6 +162,20 @@ async fn conformance(a: Meta, b: Meta) {
     assert_eq!(done.hits, 6, "finish keeps access counts");
     assert!(a.pending(10).await.expect("pending").is_empty());
     assert!(a.claim("v/aaa", "move-3").await.expect("claim again"));
+    // An upsert (an upload, a tier write) never erases a claim; a release clears only it.
+    let mut rewritten = a.get("v/aaa").await.expect("get").expect("row");
+    rewritten.pending = None;
+    rewritten.size = 777;
+    b.upsert(&rewritten).await.expect("upsert over a claim");
+    let kept = a.get("v/aaa").await.expect("get").expect("row");
+    assert_eq!((kept.size, kept.pending.as_deref()), (777, Some("move-3")));
+    assert!(
+        !a.release("v/aaa", "move-2").await.expect("release"),
+        "not the holder"
+    );
+    assert!(a.release("v/aaa", "move-3").await.expect("release"));
+    let released = a.get("v/aaa").await.expect("get").expect("row");
+    assert_eq!((released.size, released.pending), (777, None));
 
     // Cursors.
     assert_eq!(a.cursor("sweep").await.expect("cursor"), None);
@@ -212,133 +228,6 @@ async fn sqlite_conforms() {
 async fn bad_urls_are_refused() {
     for url in ["mysql://x", "sqlite", "postgres://nobody@127.0.0.1:1/none"] {
         assert!(Meta::open(url).await.is_err(), "{url}");
-    }
-}
-
-/// A private PostgreSQL server: `initdb` into a temp dir, `pg_ctl start` on a free port with
-/// its socket in the same dir, listening on 127.0.0.1 only; stopped (`pg_ctl stop`) on drop.
-struct PgServer {
-    bin: PathBuf,
-    data: PathBuf,
-    _dir: tempfile::TempDir,
-    as_user: Option<&'static str>,
-    pub url: String,
-}
-
-impl PgServer {
-    fn pg_bin() -> PathBuf {
-        if let Ok(dir) = std::env::var("PG_BIN") {
-            return dir.into();
-        }
-        let root = Path::new("/usr/lib/postgresql");
-        let mut versions: Vec<PathBuf> = std::fs::read_dir(root)
-            .unwrap_or_else(|e| {
-                panic!(
-                    "PostgreSQL server not installed ({}: {e}); run tests/install-tools.sh",
-                    root.display()
-                )
-            })
-            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-            .filter(|p| p.join("initdb").exists())
-            .collect();
-        versions.sort();
-        versions
-            .pop()
-            .expect("an initdb under /usr/lib/postgresql/*/bin")
-    }
-
-    fn run(&self, tool: &str, args: &[&str]) {
-        let exe = self.bin.join(tool);
-        let mut cmd = match self.as_user {
-            Some(user) => {
-                let mut c = Command::new("runuser");
-                c.args(["-u", user, "--"]).arg(&exe);
-                c
-            }
-            None => Command::new(&exe),
-        };
-        let out = cmd.args(args).output().expect("run a PostgreSQL tool");
-        assert!(
-            out.status.success(),
-            "{tool} {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn start() -> PgServer {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let data = dir.path().join("data");
-        // initdb refuses to run as root: use the postgres system user then.
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|o| o.stdout == b"0\n")
-            .unwrap_or(false);
-        let as_user = root.then_some("postgres");
-        if let Some(user) = as_user {
-            let ok = Command::new("chown")
-                .args([user, &dir.path().display().to_string()])
-                .status()
-                .expect("chown");
-            assert!(ok.success());
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("port")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let server = PgServer {
-            bin: Self::pg_bin(),
-            data: data.clone(),
-            _dir: dir,
-            as_user,
-            url: format!("postgres://refract@127.0.0.1:{port}/postgres"),
-        };
-        let data_s = data.display().to_string();
-        server.run(
-            "initdb",
-            &[
-                "-D",
-                &data_s,
-                "-U",
-                "refract",
-                "--auth=trust",
-                "--no-sync",
-                "-E",
-                "UTF8",
-            ],
-        );
-        let socket_dir = data.parent().expect("parent").display().to_string();
-        let opts = format!("-p {port} -k {socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off");
-        let log = data
-            .parent()
-            .expect("parent")
-            .join("pg.log")
-            .display()
-            .to_string();
-        // -w waits until the server accepts connections.
-        server.run(
-            "pg_ctl",
-            &["-D", &data_s, "-o", &opts, "-l", &log, "-w", "start"],
-        );
-        server
-    }
-}
-
-impl Drop for PgServer {
-    fn drop(&mut self) {
-        let data = self.data.display().to_string();
-        let exe = self.bin.join("pg_ctl");
-        let mut cmd = match self.as_user {
-            Some(user) => {
-                let mut c = Command::new("runuser");
-                c.args(["-u", user, "--"]).arg(&exe);
-                c
-            }
-            None => Command::new(&exe),
-        };
-        let _ = cmd.args(["-D", &data, "-m", "fast", "-w", "stop"]).output();
     }
 }
 

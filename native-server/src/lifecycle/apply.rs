@@ -80,7 +80,14 @@ pub struct Lifecycle {
     pub tiers: Arc<Tiers>,
     pub clock: Clock,
     pub batch: usize,
+    /// How old a move's journal must be before a sweep takes it over as abandoned. Moves
+    /// take seconds; a claim younger than this belongs to a live sweeper (this one or
+    /// another instance's) and is left alone.
+    pub lease_ms: i64,
 }
+
+/// The default [`Lifecycle::lease_ms`]: ten minutes.
+pub const LEASE_MS: i64 = 10 * 60 * 1000;
 
 #[derive(Debug)]
 enum Outcome {
@@ -170,8 +177,9 @@ impl Lifecycle {
         Ok(report)
     }
 
-    /// Finishes (or undoes) every move a crash left pending.
+    /// Finishes every move a crash left pending: those whose journal is older than the lease.
     pub async fn recover(&self) -> Result<u64, String> {
+        let now = self.clock.now_ms();
         let mut done = 0;
         let mut failed = std::collections::HashSet::new();
         loop {
@@ -192,6 +200,11 @@ impl Lifecycle {
                     continue;
                 };
                 let result = match serde_json::from_str::<Journal>(&text) {
+                    // A live move, perhaps another instance's: not ours to take over yet.
+                    Ok(journal) if now - journal.started_ms < self.lease_ms => {
+                        failed.insert(row.id.clone());
+                        continue;
+                    }
                     Ok(journal) => self.execute(&row, journal, &text).await,
                     // Not ours (or unreadable): release the row untouched.
                     Err(_) => self.release(&row, &text).await,
@@ -256,7 +269,7 @@ impl Lifecycle {
 
     async fn release(&self, row: &Record, text: &str) -> Result<(), String> {
         self.meta
-            .finish(row, text, None)
+            .release(&row.id, text)
             .await
             .map_err(|e| e.to_string())
             .map(drop)
@@ -335,8 +348,9 @@ impl Lifecycle {
                 None => cold.get(&id).await.map_err(|e| format!("{e:?}"))?.is_some(),
             };
             if !in_cold {
-                // Nowhere: the variant is regenerated on demand; the row must not point at it.
-                return self.forget(row).await;
+                // Not in this instance's warm directory and not in cold: another instance's
+                // warm tier holds it (warm tiers are per instance). Leave it to that one.
+                return Err("the warm copy is on another instance".into());
             }
             let cleanup = Journal {
                 phase: Phase::Cleanup,

@@ -183,7 +183,13 @@ pub async fn open(
         tiers: std::sync::Arc::new(tiers),
         clock,
         batch: config.lifecycle.batch.max(1),
+        lease_ms: lease_ms(config),
     })
+}
+
+/// `lifecycle.lease_secs` in milliseconds.
+pub fn lease_ms(config: &crate::config::Config) -> i64 {
+    i64::try_from(config.lifecycle.lease_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
 }
 
 /// Parses `--now`: Unix milliseconds, `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ` (UTC).

@@ -25,6 +25,7 @@ pub struct Planned {
 pub enum Op {
     /// Warm → cold.
     Demote,
+    #[serde(rename = "storage_class")]
     SetStorageClass {
         from: String,
         to: String,

@@ -180,7 +180,8 @@ impl Meta {
         }
     }
 
-    /// Inserts or replaces the whole row.
+    /// Inserts the row, or replaces an existing one's fields except `pending`: a claim is only
+    /// ever changed by [`Meta::finish`] or [`Meta::release`] of the move holding it.
     pub async fn upsert(&self, r: &Record) -> Result<()> {
         dispatch!(self, b => b.upsert(r).await)
     }
@@ -228,6 +229,12 @@ impl Meta {
     /// returns whether it did. A move advances its journal through its phases this way.
     pub async fn finish(&self, r: &Record, journal: &str, next: Option<&str>) -> Result<bool> {
         dispatch!(self, b => b.finish(r, journal, next).await)
+    }
+
+    /// Clears `pending` if it still equals `journal`, changing nothing else; returns whether
+    /// it did.
+    pub async fn release(&self, id: &str, journal: &str) -> Result<bool> {
+        dispatch!(self, b => b.release(id, journal).await)
     }
 
     /// Rows with a move pending, for crash recovery.

@@ -74,7 +74,7 @@ impl Postgres {
              spec = excluded.spec, tiers = excluded.tiers, size = excluded.size, \
              content_type = excluded.content_type, storage_class = excluded.storage_class, \
              created_ms = excluded.created_ms, last_access_ms = excluded.last_access_ms, \
-             hits = excluded.hits, pending = excluded.pending"
+             hits = excluded.hits"
         );
         self.write(&sql, r).await.map(drop)
     }
@@ -198,6 +198,18 @@ impl Postgres {
         let sql =
             format!("SELECT {COLUMNS} FROM objects WHERE pending IS NOT NULL ORDER BY id LIMIT $1");
         self.rows(&sql, &[&limit_of(limit)]).await
+    }
+
+    pub async fn release(&self, id: &str, journal: &str) -> Result<bool> {
+        let n = self
+            .client
+            .execute(
+                "UPDATE objects SET pending = NULL WHERE id = $1 AND pending = $2",
+                &[&id, &journal],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(n == 1)
     }
 
     pub async fn cursor(&self, name: &str) -> Result<Option<String>> {

@@ -84,8 +84,24 @@ impl Sqlite {
 
     pub async fn upsert(&self, r: &Record) -> Result<()> {
         let r = r.clone();
-        self.with(move |c| write_row(c, "REPLACE", &r).map(drop))
-            .await
+        self.with(move |c| {
+            // A new row as given; an existing one keeps its `pending` claim, which only the
+            // move holding it may change.
+            c.execute(
+                &format!(
+                    "INSERT INTO objects ({COLUMNS}) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+                     ON CONFLICT (id) DO UPDATE SET class = excluded.class, key = excluded.key, \
+                     spec = excluded.spec, tiers = excluded.tiers, size = excluded.size, \
+                     content_type = excluded.content_type, storage_class = excluded.storage_class, \
+                     created_ms = excluded.created_ms, last_access_ms = excluded.last_access_ms, \
+                     hits = excluded.hits"
+                ),
+                row_params(&r),
+            )
+            .map(drop)
+        })
+        .await
     }
 
     pub async fn insert_new(&self, r: &Record) -> Result<bool> {
@@ -209,6 +225,18 @@ impl Sqlite {
             ))?;
             let rows = stmt.query_map([limit], raw_row)?;
             rows.collect()
+        })
+        .await
+    }
+
+    pub async fn release(&self, id: &str, journal: &str) -> Result<bool> {
+        let (id, journal) = (id.to_owned(), journal.to_owned());
+        self.with(move |c| {
+            c.execute(
+                "UPDATE objects SET pending = NULL WHERE id = ?1 AND pending = ?2",
+                params![id, journal],
+            )
+            .map(|n| n == 1)
         })
         .await
     }
@@ -359,19 +387,24 @@ fn write_row(c: &Connection, conflict: &str, r: &Record) -> rusqlite::Result<usi
             "INSERT OR {conflict} INTO objects ({COLUMNS}) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
         ),
-        params![
-            r.id,
-            r.class.as_str(),
-            r.key,
-            r.spec,
-            i64::from(r.tiers.0),
-            to_i64(r.size),
-            r.content_type,
-            r.storage_class,
-            r.created_ms,
-            r.last_access_ms,
-            to_i64(r.hits),
-            r.pending
-        ],
+        row_params(r),
     )
+}
+
+/// The whole row as `?1`…`?12`, in [`COLUMNS`] order.
+fn row_params(r: &Record) -> impl rusqlite::Params + '_ {
+    rusqlite::params_from_iter([
+        Box::new(r.id.as_str()) as Box<dyn rusqlite::ToSql + '_>,
+        Box::new(r.class.as_str()),
+        Box::new(r.key.as_str()),
+        Box::new(r.spec.as_deref()),
+        Box::new(i64::from(r.tiers.0)),
+        Box::new(to_i64(r.size)),
+        Box::new(r.content_type.as_str()),
+        Box::new(r.storage_class.as_str()),
+        Box::new(r.created_ms),
+        Box::new(r.last_access_ms),
+        Box::new(to_i64(r.hits)),
+        Box::new(r.pending.as_deref()),
+    ])
 }

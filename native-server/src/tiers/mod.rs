@@ -273,9 +273,16 @@ impl Tiers {
     /// Moves variants evicted from warm to cold (or drops them), keeping metadata in step.
     /// Copy to cold and verify first; only then does the row stop saying `warm`.
     async fn demote(&self, evicted: Vec<Evicted>) {
-        for e in evicted {
+        for mut e in evicted {
             let rid = variant_record_id(&e.id);
-            let target = match (&self.cold, e.blob, self.demote_on_evict) {
+            let described = e.blob.as_ref().map(|b| {
+                (
+                    b.cache_key.clone(),
+                    b.content_type.clone(),
+                    b.body.len() as u64,
+                )
+            });
+            let target = match (&self.cold, e.blob.take(), self.demote_on_evict) {
                 (Some(cold), Some(blob), true) => match cold.put(&e.id, &blob).await {
                     Ok(len) if cold.verify(&e.id, len).await.unwrap_or(false) => {
                         Some(meta::Tiers::COLD)
@@ -290,6 +297,16 @@ impl Tiers {
                     r.tiers = r.tiers.without(meta::Tiers::WARM).with(t);
                     meta.upsert(&r).await
                 }
+                // Untracked (expired by another instance while this one kept a warm copy):
+                // the cold copy gets a row, so nothing in a store is unknown to the index.
+                (Some(t), Ok(None)) => match &described {
+                    Some((key, content_type, size)) => {
+                        let now = self.clock.now_ms();
+                        let r = variant_record(&e.id, key, t, *size, content_type, now);
+                        meta.upsert(&r).await
+                    }
+                    None => Ok(()),
+                },
                 (None, Ok(Some(_))) => meta.delete(&rid).await.map(drop),
                 (_, Ok(None)) => Ok(()),
                 (_, Err(e)) => Err(e),

@@ -52,7 +52,16 @@ impl Warm {
                 let path = entry.path();
                 let name = entry.file_name().to_string_lossy().into_owned();
                 if name.ends_with(".tmp") {
-                    let _ = fs::remove_file(&path);
+                    // A torn write of a crashed process; a young one may be a live server's
+                    // write in progress (a CLI sweep opens the same directory).
+                    let age = entry
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok());
+                    if age.is_some_and(|a| a > std::time::Duration::from_secs(600)) {
+                        let _ = fs::remove_file(&path);
+                    }
                     continue;
                 }
                 let meta = entry.metadata()?;
@@ -117,7 +126,10 @@ impl Warm {
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent)?;
         }
-        let tmp = path.with_extension("tmp");
+        // Unique per writer, so two processes on one directory never share a temporary.
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = path.with_extension(format!("{}-{seq}.tmp", std::process::id()));
         {
             let mut f = fs::File::create(&tmp)?;
             f.write_all(&data)?;
@@ -260,12 +272,23 @@ mod tests {
             warm.put("abc1", &blob(100)).expect("put");
             warm.put("abc2", &blob(200)).expect("put");
         }
-        std::fs::write(dir.path().join("ab").join("abc3.tmp"), b"torn").expect("tmp");
+        // A torn write from an hour ago is removed; a fresh one may be a live writer's.
+        let old = dir.path().join("ab").join("abc3.1-0.tmp");
+        std::fs::write(&old, b"torn").expect("tmp");
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .and_then(|f| f.set_modified(hour_ago))
+            .expect("age the file");
+        let young = dir.path().join("ab").join("abc4.2-0.tmp");
+        std::fs::write(&young, b"in progress").expect("tmp");
         let (warm, evicted) = Warm::open(dir.path(), 100_000).expect("reopen");
         assert!(evicted.is_empty());
         assert_eq!(warm.len(), 2);
         assert_eq!(warm.get("abc2").expect("abc2").body.len(), 200);
-        assert!(!dir.path().join("ab").join("abc3.tmp").exists());
+        assert!(!old.exists());
+        assert!(young.exists());
         // A smaller budget on reopen evicts down to it.
         drop(warm);
         let (warm, evicted) = Warm::open(dir.path(), 300).expect("reopen small");

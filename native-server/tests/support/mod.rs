@@ -2,6 +2,7 @@
 //! on free ports with a fresh data directory, and `refract serve` storing its originals in it.
 //! Both are guards: dropping one stops its process (SIGTERM by PID, then waits for the exit).
 
+pub mod pg;
 pub mod sigv4;
 
 use std::fs::{File, OpenOptions};
