@@ -99,6 +99,9 @@ fn start_sweeper(
     tokio::spawn(async move { crate::lifecycle::apply::publish_totals(&totals).await });
     Ok(Some(tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
+        // A sweep longer than the interval is followed by one interval of rest, not by a
+        // burst of catch-up sweeps.
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             match lc.run_once().await {

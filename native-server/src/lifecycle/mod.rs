@@ -145,17 +145,25 @@ impl Action {
     }
 }
 
-/// Storage classes an S3-compatible store accepts.
+/// Storage classes an S3-compatible store accepts, warmest first. Lifecycle transitions only
+/// go down this list, as S3's own lifecycle transitions do.
 pub const STORAGE_CLASSES: &[&str] = &[
     "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "INTELLIGENT_TIERING",
     "STANDARD_IA",
     "ONEZONE_IA",
-    "INTELLIGENT_TIERING",
     "GLACIER_IR",
     "GLACIER",
     "DEEP_ARCHIVE",
-    "REDUCED_REDUNDANCY",
 ];
+
+/// Whether moving from `from` to `to` goes to a colder class. An unknown current class (set
+/// outside Refract) counts as the warmest.
+pub fn is_colder(from: &str, to: &str) -> bool {
+    let rank = |c: &str| STORAGE_CLASSES.iter().position(|s| *s == c);
+    rank(to) > Some(rank(from).unwrap_or(0))
+}
 
 /// Opens what a sweep needs from the configuration: the policy (`policy` overrides
 /// `lifecycle.policy`), the metadata store, the originals and the tiers.

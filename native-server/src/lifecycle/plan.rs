@@ -120,9 +120,10 @@ pub fn plan_record(policy: &Policy, r: &Record, now_ms: i64) -> Option<Planned> 
             }
         }
     }
-    // The chosen transition may already be done: then nothing changes.
+    // The chosen transition may already be done, or the object already colder (classes
+    // only move down): then nothing changes.
     best.map(|(_, p)| p).filter(|p| match &p.op {
-        Op::SetStorageClass { from, to } => from != to,
+        Op::SetStorageClass { from, to } => super::is_colder(from, to),
         _ => true,
     })
 }

@@ -115,6 +115,19 @@ fn thresholds_pick_the_strongest_due_action() {
     let mut done = o.clone();
     done.storage_class = "GLACIER_IR".into();
     assert_eq!(op(&done), None, "idempotent: already in the target class");
+    // Never back up to a warmer class: an object already in GLACIER_IR at 31 days stays.
+    let mut colder = row(
+        "o/photos/a.jpg",
+        Class::Original,
+        "photos/a.jpg",
+        Tiers::STORE,
+        31.0,
+        now,
+    );
+    colder.storage_class = "GLACIER_IR".into();
+    assert_eq!(op(&colder), None);
+    assert!(is_colder("STANDARD", "GLACIER_IR") && !is_colder("GLACIER", "STANDARD_IA"));
+    assert!(is_colder("SOMETHING_ELSE", "STANDARD_IA"));
     // Filters: prefix and size.
     let other = row(
         "o/other/a.jpg",
