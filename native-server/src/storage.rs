@@ -174,6 +174,38 @@ impl Originals {
         Ok(Meta { etag, size })
     }
 
+    /// Opens an original for streaming: its metadata, its first chunk (enough to sniff the
+    /// format) and the rest as a stream. Each chunk must arrive within the storage timeout,
+    /// so a stalled read ends the stream with an error instead of hanging; memory holds one
+    /// chunk at a time, whatever the original's size.
+    pub async fn stream(&self, key: &str) -> Result<Streamed, StorageError> {
+        let result = self.bounded(key, self.store.get(&self.path(key))).await?;
+        let meta = meta_of(&result.meta);
+        let mut chunks = result.into_stream();
+        let timeout = self.timeout;
+        let first = match tokio::time::timeout(timeout, chunks.next()).await {
+            Err(_) => {
+                return Err(StorageError::Unavailable(
+                    "no data within the timeout".into(),
+                ))
+            }
+            Ok(None) => Bytes::new(),
+            Ok(Some(chunk)) => chunk.map_err(|e| StorageError::Unavailable(e.to_string()))?,
+        };
+        let rest = futures::stream::unfold(chunks, move |mut chunks| async move {
+            match tokio::time::timeout(timeout, chunks.next()).await {
+                Err(_) => Some((Err(std::io::Error::other("storage read stalled")), chunks)),
+                Ok(None) => None,
+                Ok(Some(chunk)) => Some((chunk.map_err(std::io::Error::other), chunks)),
+            }
+        });
+        Ok(Streamed {
+            meta,
+            first,
+            rest: Box::pin(rest),
+        })
+    }
+
     /// Rewrites an original in place with another storage class (`x-amz-storage-class` on
     /// S3), then checks the stored size. The write is atomic, so readers see the object in the
     /// old class or the new one, never a part of it. It is also conditional on the ETag that
@@ -272,6 +304,21 @@ impl Originals {
         let mut list = self.store.list(prefix);
         let first = async move { list.next().await.transpose() };
         self.bounded("", first).await.map(drop)
+    }
+}
+
+/// An original being streamed (see [`Originals::stream`]).
+pub struct Streamed {
+    pub meta: Meta,
+    pub first: Bytes,
+    pub rest: futures::stream::BoxStream<'static, std::io::Result<Bytes>>,
+}
+
+impl std::fmt::Debug for Streamed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Streamed")
+            .field("meta", &self.meta)
+            .finish_non_exhaustive()
     }
 }
 

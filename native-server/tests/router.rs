@@ -201,6 +201,11 @@ async fn over_limit_originals_are_413() {
     let r = send(&f.app, get("/cat-small.jpg?w=10")).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(r.code(), "input_too_large");
+    // The limit is for transforms: the original itself is streamed whatever its size.
+    let r = send(&f.app, get("/cat-small.jpg")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body, sample("cat-small.jpg"));
+    assert_eq!(r.header("content-length"), r.body.len().to_string());
     let f = fixture(|c| c.limits.max_input_pixels = 1000);
     let r = send(&f.app, get("/cat-small.jpg?w=10")).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);

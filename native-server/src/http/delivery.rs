@@ -12,6 +12,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures::StreamExt;
 use refract_core::negotiate::preference;
 use refract_core::{Format, Spec};
 use sha2::{Digest, Sha256};
@@ -219,23 +220,33 @@ async fn original(state: &AppState, key: &str, reply: &Reply<'_>) -> Result<Resp
             return Ok(not_modified(&etag, reply));
         }
     }
+    // Streamed, not buffered: serving a 100 MB original costs one chunk of memory at a time.
     let started = Instant::now();
-    let o = state.originals.get(key).await?;
-    metrics::counter!(m::BYTES_IN).increment(o.bytes.len() as u64);
+    let o = state.originals.stream(key).await?;
+    metrics::counter!(m::BYTES_IN).increment(o.meta.size);
     state.tiers.touch_original(key);
-    let content_type = refract_core::decode::sniff(&o.bytes)
+    let content_type = refract_core::decode::sniff(&o.first)
         .map(|f| f.mime_type())
-        .unwrap_or("application/octet-stream")
-        .to_owned();
-    let v = Variant {
-        bytes: o.bytes,
-        content_type,
-        etag: quote(&o.meta.etag),
-        original_etag: o.meta.etag,
-        server_timing: format!("fetch;dur={:.1}", started.elapsed().as_secs_f64() * 1000.0),
-        checked: std::sync::Mutex::new(Some(Instant::now())),
+        .unwrap_or("application/octet-stream");
+    let etag = quote(&o.meta.etag);
+    let body = if reply.head {
+        axum::body::Body::empty()
+    } else {
+        metrics::counter!(m::BYTES_OUT).increment(o.meta.size);
+        let first = futures::stream::once(async move { Ok::<_, std::io::Error>(o.first) });
+        axum::body::Body::from_stream(first.chain(o.rest))
     };
-    Ok(respond(&v, reply, &v.server_timing))
+    let mut res = Response::new(body);
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(o.meta.size));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("none"));
+    let timing = format!("fetch;dur={:.1}", started.elapsed().as_secs_f64() * 1000.0);
+    if let Ok(st) = HeaderValue::from_str(&timing) {
+        h.insert("server-timing", st);
+    }
+    validators(h, &etag, reply);
+    Ok(res)
 }
 
 fn respond(v: &Variant, reply: &Reply<'_>, server_timing: &str) -> Response {
