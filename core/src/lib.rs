@@ -14,6 +14,7 @@ pub mod color;
 pub mod decode;
 pub mod encode;
 mod error;
+pub mod etag;
 pub mod exif;
 mod limits;
 pub mod negotiate;

@@ -15,7 +15,6 @@ use bytes::Bytes;
 use futures::StreamExt;
 use refract_core::negotiate::preference;
 use refract_core::{Format, Spec};
-use sha2::{Digest, Sha256};
 
 use crate::app::{AppState, Shared, Variant};
 use crate::error::ApiError;
@@ -95,8 +94,8 @@ async fn serve(
     if let Some(inm) = if_none_match {
         // Answer a revalidation from the original's ETag alone: no fetch, no transform.
         let meta = state.originals.head(&key).await?;
-        let etag = variant_etag(&meta.etag, &canonical, class);
-        if etag_matches(inm, &etag) {
+        let etag = refract_core::etag::variant(&meta.etag, &canonical, class);
+        if refract_core::etag::matches(inm, &etag) {
             return Ok(not_modified(&etag, &reply));
         }
     }
@@ -143,7 +142,7 @@ impl Job {
         metrics::counter!(m::BYTES_IN).increment(original.bytes.len() as u64);
         metrics::histogram!(m::STAGE_DURATION, "stage" => "fetch").record(fetch.as_secs_f64());
 
-        let etag = variant_etag(&original.meta.etag, &self.canonical, self.class);
+        let etag = refract_core::etag::variant(&original.meta.etag, &self.canonical, self.class);
         let (limits, policy) = (state.limits, state.policy);
         let (input, spec, accept) = (original.bytes, self.spec, self.accept);
         let output = state
@@ -216,7 +215,7 @@ async fn original(state: &AppState, key: &str, reply: &Reply<'_>) -> Result<Resp
     if let Some(inm) = reply.if_none_match {
         let meta = state.originals.head(key).await?;
         let etag = quote(&meta.etag);
-        if etag_matches(inm, &etag) {
+        if refract_core::etag::matches(inm, &etag) {
             return Ok(not_modified(&etag, reply));
         }
     }
@@ -252,7 +251,7 @@ async fn original(state: &AppState, key: &str, reply: &Reply<'_>) -> Result<Resp
 fn respond(v: &Variant, reply: &Reply<'_>, server_timing: &str) -> Response {
     if reply
         .if_none_match
-        .is_some_and(|inm| etag_matches(inm, &v.etag))
+        .is_some_and(|inm| refract_core::etag::matches(inm, &v.etag))
     {
         return not_modified(&v.etag, reply);
     }
@@ -295,31 +294,8 @@ fn validators(h: &mut HeaderMap, etag: &str, reply: &Reply<'_>) {
     }
 }
 
-/// The result's strong ETag: a hash of the original's ETag, the canonical spec and the
-/// negotiated format class, so it changes exactly when the bytes may change.
-pub fn variant_etag(original_etag: &str, canonical: &str, class: &str) -> String {
-    let digest = Sha256::new()
-        .chain_update(original_etag.as_bytes())
-        .chain_update([0])
-        .chain_update(canonical.as_bytes())
-        .chain_update([0])
-        .chain_update(class.as_bytes())
-        .finalize();
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
-}
-
 fn quote(etag: &str) -> String {
     format!("\"{etag}\"")
-}
-
-/// `If-None-Match` uses the weak comparison: `W/` prefixes are ignored; `*` matches anything.
-fn etag_matches(if_none_match: &str, etag: &str) -> bool {
-    let bare = |s: &str| s.trim().trim_start_matches("W/").to_owned();
-    let etag = bare(etag);
-    if_none_match
-        .split(',')
-        .any(|candidate| candidate.trim() == "*" || bare(candidate) == etag)
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> Option<&'a str> {
@@ -330,30 +306,4 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> Option<&
 fn now_ms() -> f64 {
     static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     START.get_or_init(Instant::now).elapsed().as_secs_f64() * 1000.0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn etags_match_lists_weak_forms_and_star() {
-        let e = "\"abc\"";
-        assert!(etag_matches("\"abc\"", e));
-        assert!(etag_matches("W/\"abc\"", e));
-        assert!(etag_matches("\"x\", \"abc\"", e));
-        assert!(etag_matches("*", e));
-        assert!(!etag_matches("\"abd\"", e));
-        assert!(!etag_matches("", e));
-    }
-
-    #[test]
-    fn variant_etags_depend_on_every_input() {
-        let base = variant_etag("o1", "width=10", "-");
-        assert_eq!(base.len(), 34);
-        assert_eq!(base, variant_etag("o1", "width=10", "-"));
-        assert_ne!(base, variant_etag("o2", "width=10", "-"));
-        assert_ne!(base, variant_etag("o1", "width=11", "-"));
-        assert_ne!(base, variant_etag("o1", "width=10", "avif"));
-    }
 }
