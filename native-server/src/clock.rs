@@ -14,6 +14,17 @@ pub enum Clock {
 
 pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
+/// Monotonic milliseconds since the first call: the clock the core's stage timings use
+/// (`refract_core::Context::clock`), which has none of its own.
+pub fn monotonic_ms() -> f64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs_f64()
+        * 1000.0
+}
+
 impl Clock {
     pub fn manual(now_ms: i64) -> Clock {
         Clock::Manual(Arc::new(AtomicI64::new(now_ms)))

@@ -225,10 +225,7 @@ fn reindex(args: &ConfigArgs) -> Result<(), Failure> {
         code: "reindex",
         message,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| fail(e.to_string()))?;
+    let runtime = runtime()?;
     runtime.block_on(async {
         let originals = refract_server::storage::Originals::from_config(&config).map_err(fail)?;
         let tiers =
@@ -263,10 +260,7 @@ fn lifecycle(cmd: LifecycleCommand) -> Result<(), Failure> {
         ),
         None => refract_server::clock::Clock::System,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| fail(e.to_string()))?;
+    let runtime = runtime()?;
     runtime.block_on(async {
         let lc = refract_server::lifecycle::open(&config, sweep.policy.as_deref(), clock.clone())
             .await
@@ -292,6 +286,17 @@ fn lifecycle(cmd: LifecycleCommand) -> Result<(), Failure> {
     })
 }
 
+/// The async runtime of the server and of the storage commands.
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure {
+            code: "runtime",
+            message: e.to_string(),
+        })
+}
+
 /// Logs to stderr, filtered by the `log` key.
 fn init_logging(config: &refract_server::config::Config) -> Result<(), Failure> {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log).map_err(|e| Failure {
@@ -309,13 +314,7 @@ fn init_logging(config: &refract_server::config::Config) -> Result<(), Failure> 
 fn serve(args: &ConfigArgs) -> Result<(), Failure> {
     let config = args.load()?;
     init_logging(&config)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure {
-            code: "runtime",
-            message: e.to_string(),
-        })?;
+    let runtime = runtime()?;
     runtime
         .block_on(refract_server::serve::run(config))
         .map_err(|message| Failure {
@@ -328,20 +327,11 @@ fn serve(args: &ConfigArgs) -> Result<(), Failure> {
 fn context(accept: Option<&str>, avif_speed: u8) -> Context<'_> {
     let mut ctx = Context {
         accept,
-        clock: Some(now_ms),
+        clock: Some(refract_server::clock::monotonic_ms),
         ..Context::default()
     };
     ctx.policy.avif_speed = avif_speed;
     ctx
-}
-
-fn now_ms() -> f64 {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    START
-        .get_or_init(std::time::Instant::now)
-        .elapsed()
-        .as_secs_f64()
-        * 1000.0
 }
 
 /// Reads at most one byte more than the default input limit, so an endless stdin cannot
@@ -444,9 +434,9 @@ fn bench(input: &str, spec: &str, iterations: u32, avif_speed: u8) -> Result<(),
     })?;
     let mut wall = Vec::new();
     for _ in 0..iterations.max(1) {
-        let t = now_ms();
+        let t = refract_server::clock::monotonic_ms();
         refract_core::transform(&bytes, &spec, &ctx)?;
-        wall.push(now_ms() - t);
+        wall.push(refract_server::clock::monotonic_ms() - t);
     }
     let cpu = (process_cpu_ms().unwrap_or(cpu0) - cpu0) / f64::from(iterations.max(1));
     wall.sort_by(f64::total_cmp);

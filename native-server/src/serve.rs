@@ -79,21 +79,12 @@ fn start_sweeper(
     if config.lifecycle.policy.is_empty() || config.lifecycle.interval_secs == 0 {
         return Ok(None);
     }
-    let policy = crate::lifecycle::Policy::load(std::path::Path::new(&config.lifecycle.policy))?;
-    let meta = state
-        .tiers
-        .meta
-        .clone()
-        .ok_or("lifecycle.policy needs the metadata store (meta.url is off)")?;
-    let lc = crate::lifecycle::apply::Lifecycle {
-        policy,
-        meta,
-        originals: state.originals.clone(),
-        tiers: std::sync::Arc::clone(&state.tiers),
-        clock: state.tiers.clock.clone(),
-        batch: config.lifecycle.batch.max(1),
-        lease_ms: crate::lifecycle::lease_ms(config),
-    };
+    let lc = crate::lifecycle::with_parts(
+        config,
+        std::path::Path::new(&config.lifecycle.policy),
+        state.originals.clone(),
+        std::sync::Arc::clone(&state.tiers),
+    )?;
     let every = std::time::Duration::from_secs(config.lifecycle.interval_secs);
     let totals = lc.meta.clone();
     tokio::spawn(async move { crate::lifecycle::apply::publish_totals(&totals).await });

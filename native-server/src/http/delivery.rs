@@ -152,7 +152,7 @@ impl Job {
                     limits,
                     accept: accept.as_deref(),
                     policy,
-                    clock: Some(now_ms),
+                    clock: Some(crate::clock::monotonic_ms),
                 };
                 refract_core::transform(&input, &spec, &ctx)
             })
@@ -300,10 +300,4 @@ fn quote(etag: &str) -> String {
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// Milliseconds since the first call: the monotonic clock the core's timings use.
-fn now_ms() -> f64 {
-    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_secs_f64() * 1000.0
 }

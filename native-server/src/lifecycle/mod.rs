@@ -177,19 +177,30 @@ pub async fn open(
         None if !config.lifecycle.policy.is_empty() => config.lifecycle.policy.clone().into(),
         None => return Err("no lifecycle policy: set lifecycle.policy or pass --policy".into()),
     };
-    let policy = Policy::load(&path)?;
-    let tiers = crate::tiers::Tiers::open(config, clock.clone()).await?;
+    let tiers = crate::tiers::Tiers::open(config, clock).await?;
+    let originals = crate::storage::Originals::from_config(config)?;
+    with_parts(config, &path, originals, std::sync::Arc::new(tiers))
+}
+
+/// A sweep over already opened stores (the server's own, or the CLI's): the policy file at
+/// `path`, the tiers' metadata store and clock, and the batch and lease from `config`.
+pub fn with_parts(
+    config: &crate::config::Config,
+    path: &std::path::Path,
+    originals: crate::storage::Originals,
+    tiers: std::sync::Arc<crate::tiers::Tiers>,
+) -> Result<apply::Lifecycle, String> {
+    let policy = Policy::load(path)?;
     let meta = tiers
         .meta
         .clone()
         .ok_or("the lifecycle needs the metadata store (meta.url is off)")?;
-    let originals = crate::storage::Originals::from_config(config)?;
     Ok(apply::Lifecycle {
         policy,
         meta,
         originals,
-        tiers: std::sync::Arc::new(tiers),
-        clock,
+        clock: tiers.clock.clone(),
+        tiers,
         batch: config.lifecycle.batch.max(1),
         lease_ms: lease_ms(config),
     })
