@@ -28,7 +28,7 @@ pub mod url;
 pub use color::Icc;
 pub use decode::{Header, InputFormat};
 pub use encode::OutputFormat;
-pub use error::{Error, ErrorKind};
+pub use error::{json_body, Error, ErrorKind};
 pub use limits::Limits;
 pub use plan::Plan;
 pub use spec::{Fit, Flip, Format, Gravity, Metadata, Quality, Rotate, Spec, Trim};
@@ -47,6 +47,11 @@ pub struct Policy {
     /// Quality when the spec gives none, for AVIF. Default 64 (AVIF reaches JPEG 85's
     /// look at a lower number).
     pub default_avif_quality: u8,
+    /// Largest output area, in pixels, that `format=auto` encodes as AVIF; past it, auto picks
+    /// WebP (or the JPEG/PNG fallback when the client does not list WebP). AVIF's encode time
+    /// grows with the area, and a host with a CPU budget per request (the edge) caps it.
+    /// Default: no cap. An explicit `format=avif` is not affected; hosts check it themselves.
+    pub max_avif_pixels: u64,
 }
 
 impl Default for Policy {
@@ -56,6 +61,27 @@ impl Default for Policy {
             webp_method: 4,
             default_quality: 85,
             default_avif_quality: 64,
+            max_avif_pixels: u64::MAX,
+        }
+    }
+}
+
+impl Policy {
+    /// What `format=auto` picks for this `Accept` header and an output of `canvas` pixels:
+    /// [`negotiate::preference`], with AVIF stepped down to WebP past
+    /// [`Policy::max_avif_pixels`]. Hosts put its name in cache keys and ETags.
+    pub fn auto_preference(&self, accept: &str, canvas: (u32, u32)) -> negotiate::Preference {
+        let pref = negotiate::preference(accept);
+        let area = u64::from(canvas.0) * u64::from(canvas.1);
+        if pref != negotiate::Preference::Avif || area <= self.max_avif_pixels {
+            return pref;
+        }
+        if (OutputFormat::Webp { lossless: false }).available()
+            && negotiate::accepts(accept, "image/webp")
+        {
+            negotiate::Preference::Webp
+        } else {
+            negotiate::Preference::Fallback
         }
     }
 }
@@ -235,7 +261,7 @@ fn choose_format(
     let lossless = spec.quality == Some(Quality::Value(100));
     let chosen = match spec.format {
         None => fallback,
-        Some(Format::Auto) => match negotiate::preference(ctx.accept.unwrap_or("")) {
+        Some(Format::Auto) => match ctx.policy.auto_preference(ctx.accept.unwrap_or(""), canvas) {
             negotiate::Preference::Avif => OutputFormat::Avif,
             negotiate::Preference::Webp => OutputFormat::Webp { lossless },
             negotiate::Preference::Fallback => fallback,

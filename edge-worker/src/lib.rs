@@ -1,31 +1,23 @@
 //! Refract at the edge: the core as a Cloudflare Worker.
 //!
-//! This crate is a stub until the edge-worker issue lands: it proves that the core builds for
-//! `wasm32-unknown-unknown` behind the same entry point the worker will call, with the
-//! encoders that work there (JPEG, PNG, AVIF; lossy WebP needs libwebp built for wasm).
+//! Same URLs as the native origin (`/<key>?<options>` and `/cdn-cgi/image/<options>/<key>`),
+//! parsed, signed and answered with the core's own code. Originals come from the `ORIGINALS`
+//! R2 binding or the HTTP origin in `ORIGIN_URL`, and nothing else. Results go to the Cache API
+//! under the canonical spec and the negotiated format. A request over the edge budget (see
+//! [`budget`]) is handed to the native origin in `HANDOFF_URL`, or refused with the core error
+//! that names the limit. Settings: [`config`]; docs/edge.md lists them all.
+//!
+//! The modules that decide ([`config`], [`budget`]) are plain Rust, tested natively; the ones
+//! that talk to the Workers runtime build only for `wasm32`.
 
-use refract_core::{Context, Error, Limits, Output, Spec};
+pub mod budget;
+pub mod config;
 
-/// Limits for a 128 MB Workers isolate: JPEGs are shrunk on load, everything else is decoded
-/// whole at 4 bytes per pixel, so the pixel cap keeps the worst case near 100 MB.
-pub const EDGE_LIMITS: Limits = Limits {
-    max_input_bytes: 25 * 1024 * 1024,
-    max_input_pixels: 25_000_000,
-    max_output_dimension: 4_096,
-    max_output_pixels: 16_000_000,
-};
-
-/// Transforms `input` with options in Cloudflare's comma form (`width=800,format=auto`).
-pub fn transform_options(
-    input: &[u8],
-    options: &str,
-    accept: Option<&str>,
-) -> Result<Output, Error> {
-    let spec = Spec::parse_options(options)?;
-    let ctx = Context {
-        limits: EDGE_LIMITS,
-        accept,
-        ..Context::default()
-    };
-    refract_core::transform(input, &spec, &ctx)
-}
+#[cfg(target_arch = "wasm32")]
+mod edge;
+#[cfg(target_arch = "wasm32")]
+mod libc;
+#[cfg(target_arch = "wasm32")]
+mod reply;
+#[cfg(target_arch = "wasm32")]
+mod source;

@@ -335,6 +335,7 @@ impl TransformConfig {
             webp_method: self.webp_method,
             default_quality: self.default_quality,
             default_avif_quality: self.default_avif_quality,
+            ..refract_core::Policy::default()
         }
     }
 

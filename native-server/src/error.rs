@@ -148,7 +148,7 @@ impl IntoResponse for ApiError {
             (500.., _) => tracing::error!(code = self.code, status, "{}", self.message),
             _ => tracing::debug!(code = self.code, status, "{}", self.message),
         }
-        let body = serde_json::json!({ "code": self.code, "message": self.message }).to_string();
+        let body = refract_core::json_body(self.code, &self.message);
         let mut res = (self.status, body).into_response();
         let headers = res.headers_mut();
         headers.insert(

@@ -1,0 +1,64 @@
+use refract_core::decode::{probe, Header};
+use refract_core::{Error, Limits, Plan, Spec};
+
+use super::*;
+
+const BUDGET: Budget = Budget {
+    max_input_bytes: 1_000_000,
+    max_decode_pixels: 2_000_000,
+    max_avif_pixels: 500_000,
+};
+
+fn header(name: &str) -> Header {
+    let bytes = std::fs::read(format!("{}/../samples/{name}", env!("CARGO_MANIFEST_DIR")))
+        .expect("sample exists");
+    probe(&bytes, &Limits::default()).expect("probes")
+}
+
+fn check(name: &str, options: &str) -> Result<(), Error> {
+    let h = header(name);
+    let spec = Spec::parse_options(options).expect("valid spec");
+    let plan = Plan::new(h.width, h.height, h.orientation, &spec).expect("plans");
+    check_plan(&h, &plan, &spec, &BUDGET)
+}
+
+#[test]
+fn size_is_checked_before_download() {
+    assert!(check_size(1_000_000, &BUDGET).is_ok());
+    let err = check_size(1_000_001, &BUDGET).expect_err("over");
+    assert_eq!(err.code(), "input_too_large");
+}
+
+#[test]
+fn jpeg_shrink_on_load_brings_a_big_photo_within_budget() {
+    // 10.6 MP: whole, it is over the 2 MP budget; for an 800 px output it decodes at 1/4.
+    assert_eq!(
+        check("bridge-10mp.jpg", "width=3000").map_err(|e| e.code()),
+        Err("too_many_pixels")
+    );
+    assert!(check("bridge-10mp.jpg", "width=800").is_ok());
+    let h = header("bridge-10mp.jpg");
+    let spec = Spec::parse_options("width=800").expect("valid");
+    let plan = Plan::new(h.width, h.height, h.orientation, &spec).expect("plans");
+    assert_eq!(decoded_size(&h, &plan), (1088, 612));
+}
+
+#[test]
+fn other_formats_decode_whole() {
+    // A PNG decodes at its stored size whatever the output size.
+    let h = header("photo-16bit.png");
+    let spec = Spec::parse_options("width=100").expect("valid");
+    let plan = Plan::new(h.width, h.height, h.orientation, &spec).expect("plans");
+    assert_eq!(decoded_size(&h, &plan), (h.width, h.height));
+}
+
+#[test]
+fn explicit_avif_is_capped_by_output_area_and_json_decodes_nothing() {
+    assert!(check("baseline.jpg", "width=800,format=avif").is_ok()); // 800x600 = 480k
+    assert_eq!(
+        check("baseline.jpg", "width=1000,format=avif").map_err(|e| e.code()),
+        Err("output_too_large")
+    );
+    assert!(check("baseline.jpg", "width=1000,format=webp").is_ok());
+    assert!(check("bridge-10mp.jpg", "width=3000,format=json").is_ok());
+}

@@ -1,0 +1,271 @@
+//! The fetch handler: URL → spec → Cache API → original → budget → core transform → response.
+
+use std::collections::BTreeMap;
+
+use refract_core::negotiate::preference;
+use refract_core::{Context, Format, Plan, Spec};
+use worker::{Cache, Env, Headers, Method, Request, RequestInit, Response, Url};
+
+use crate::budget;
+use crate::config::{EdgeConfig, HandoffMode};
+use crate::reply::{copy_headers, forward, not_modified, EdgeError, Labels};
+use crate::source::{self, Fetched};
+
+#[worker::event(fetch)]
+pub async fn fetch(req: Request, env: Env, ctx: worker::Context) -> worker::Result<Response> {
+    let expose_memory = env
+        .var("EXPOSE_MEMORY")
+        .is_ok_and(|v| v.to_string() == "true");
+    let mut res = match handle(req, &env, &ctx).await {
+        Ok(res) => res,
+        Err(e) => e.into_response(),
+    };
+    if expose_memory {
+        let bytes = core::arch::wasm32::memory_size(0) * 65_536;
+        let headers = copy_headers(res.headers());
+        let _ = headers.set("x-refract-memory", &bytes.to_string());
+        res = res.with_headers(headers);
+    }
+    Ok(res)
+}
+
+fn config(env: &Env) -> Result<EdgeConfig, EdgeError> {
+    let presets: BTreeMap<String, String> = env.object_var("PRESETS").unwrap_or_default();
+    let var = |name: &str| {
+        env.secret(name)
+            .or_else(|_| env.var(name))
+            .ok()
+            .map(|v| v.to_string())
+            .filter(|v| !v.trim().is_empty())
+    };
+    Ok(EdgeConfig::from_lookup(var, &presets)?)
+}
+
+/// Everything the request asks for besides the image, resolved once.
+struct Ask {
+    url: Url,
+    head: bool,
+    accept: String,
+    if_none_match: Option<String>,
+}
+
+async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Response, EdgeError> {
+    let head = match req.method() {
+        Method::Get => false,
+        Method::Head => true,
+        other => {
+            return Err(EdgeError::new(
+                405,
+                "method_not_allowed",
+                format!("{other:?} is not served here; use GET or HEAD"),
+            ))
+        }
+    };
+    let cfg = config(env)?;
+    let url = req.url()?;
+    let request = cfg.access.resolve(url.path(), url.query())?;
+    let header = |name| req.headers().get(name).ok().flatten();
+    let ask = Ask {
+        head,
+        accept: header("accept").unwrap_or_default(),
+        if_none_match: header("if-none-match"),
+        url,
+    };
+    let cache_control = match request.signed {
+        true => cfg.signed_cache_control.as_str(),
+        false => cfg.cache_control.as_str(),
+    };
+    let Some(spec) = request.spec else {
+        let res = source::passthrough(
+            env,
+            &cfg,
+            &request.key,
+            ask.if_none_match.as_deref(),
+            cache_control,
+        )
+        .await?;
+        return Ok(strip_body(res, head));
+    };
+
+    let vary_accept = spec.format == Some(Format::Auto);
+    let canonical = spec.to_string();
+    let class = match vary_accept {
+        true => preference(&ask.accept).as_str(),
+        false => "-",
+    };
+    let cache_key = cache_key(&ask.url, &request.key, &canonical, class)?;
+    let cache = Cache::default();
+    if let Some(mut hit) = cache.get(cache_key.as_str(), false).await? {
+        let etag = hit.headers().get("etag")?.unwrap_or_default();
+        let labels = Labels {
+            etag: &etag,
+            cache_control,
+            vary_accept,
+        };
+        if ask
+            .if_none_match
+            .as_deref()
+            .is_some_and(|inm| refract_core::etag::matches(inm, &etag))
+        {
+            return Ok(with_cache_state(not_modified(&labels), "hit"));
+        }
+        let content_type = hit.headers().get("content-type")?.unwrap_or_default();
+        let body = if head { Vec::new() } else { hit.bytes().await? };
+        let headers = labels.headers();
+        let _ = headers.set("content-type", &content_type);
+        let _ = headers.set("x-refract-cache", "hit");
+        return Ok(Response::from_bytes(body)?.with_headers(headers));
+    }
+
+    let original = match source::read(env, &cfg, &request.key, cfg.budget.max_input_bytes).await {
+        Ok(o) => o,
+        Err(Fetched::Failed(e)) => return Err(e),
+        Err(Fetched::TooLarge(bytes)) => {
+            let over = budget::check_size(bytes, &cfg.budget).err();
+            let over = over.unwrap_or(refract_core::Error::InputTooLarge {
+                bytes,
+                limit: cfg.budget.max_input_bytes,
+            });
+            return handoff(&cfg, &ask, over).await;
+        }
+    };
+    let header = refract_core::decode::probe(&original.bytes, &cfg.limits)?;
+    let plan = Plan::new(header.width, header.height, header.orientation, &spec)?;
+    if let Err(over) = budget::check_plan(&header, &plan, &spec, &cfg.budget) {
+        return handoff(&cfg, &ask, over).await;
+    }
+    // The ETag names what will be sent: past the AVIF cap, auto sends WebP, so it is labelled
+    // as WebP (the same bytes a WebP-only client gets).
+    let etag_class = match vary_accept {
+        true => cfg
+            .policy
+            .auto_preference(&ask.accept, plan.canvas)
+            .as_str(),
+        false => "-",
+    };
+    let etag = refract_core::etag::variant(&original.etag, &canonical, etag_class);
+    let labels = Labels {
+        etag: &etag,
+        cache_control,
+        vary_accept,
+    };
+    if ask
+        .if_none_match
+        .as_deref()
+        .is_some_and(|inm| refract_core::etag::matches(inm, &etag))
+    {
+        return Ok(with_cache_state(not_modified(&labels), "miss"));
+    }
+
+    let output = transform(&original.bytes, &spec, &ask.accept, &cfg)?;
+    drop(original);
+    let headers = labels.headers();
+    let _ = headers.set("content-type", output.format.content_type());
+    let t = &output.timings;
+    let _ = headers.set(
+        "server-timing",
+        &format!(
+            "decode;dur={:.1}, resize;dur={:.1}, encode;dur={:.1}",
+            t.decode_ms, t.resize_ms, t.encode_ms
+        ),
+    );
+    let stored = Response::from_bytes(output.bytes.clone())?.with_headers(copy_headers(&headers));
+    ctx.wait_until(async move {
+        if let Err(e) = cache.put(cache_key.as_str(), stored).await {
+            worker::console_warn!("cache put failed: {e}");
+        }
+    });
+    let _ = headers.set("x-refract-cache", "miss");
+    let body = if head { Vec::new() } else { output.bytes };
+    Ok(Response::from_bytes(body)?.with_headers(headers))
+}
+
+fn transform(
+    input: &[u8],
+    spec: &Spec,
+    accept: &str,
+    cfg: &EdgeConfig,
+) -> Result<refract_core::Output, EdgeError> {
+    let ctx = Context {
+        limits: cfg.limits,
+        accept: Some(accept),
+        policy: cfg.policy,
+        clock: Some(now_ms),
+    };
+    Ok(refract_core::transform(input, spec, &ctx)?)
+}
+
+fn now_ms() -> f64 {
+    worker::js_sys::Date::now()
+}
+
+/// The Cache API key of a variant: on the request's own host (the Cache API is per zone), under
+/// a path no image URL can have, named by a hash of (key, canonical spec, format class).
+fn cache_key(url: &Url, key: &str, canonical: &str, class: &str) -> Result<Url, EdgeError> {
+    let id = refract_core::etag::variant(key, canonical, class);
+    let mut u = url.clone();
+    u.set_query(None);
+    u.set_fragment(None);
+    u.set_path(&format!("/.refract-cache/v1/{}", id.trim_matches('"')));
+    Ok(u)
+}
+
+/// A request over the edge budget: to the native origin when one is configured, else the core
+/// error that names the limit.
+async fn handoff(
+    cfg: &EdgeConfig,
+    ask: &Ask,
+    over: refract_core::Error,
+) -> Result<Response, EdgeError> {
+    let Some(h) = &cfg.handoff else {
+        return Err(over.into());
+    };
+    let target = match ask.url.query() {
+        Some(q) => format!("{}{}?{q}", h.url, ask.url.path()),
+        None => format!("{}{}", h.url, ask.url.path()),
+    };
+    match h.mode {
+        HandoffMode::Redirect => {
+            let headers = Headers::new();
+            let _ = headers.set("location", &target);
+            let _ = headers.set("cache-control", "no-store");
+            let _ = headers.set("x-refract-handoff", "redirect");
+            Ok(Response::empty()?.with_status(307).with_headers(headers))
+        }
+        HandoffMode::Proxy => {
+            let headers = Headers::new();
+            if !ask.accept.is_empty() {
+                let _ = headers.set("accept", &ask.accept);
+            }
+            if let Some(inm) = &ask.if_none_match {
+                let _ = headers.set("if-none-match", inm);
+            }
+            let mut init = RequestInit::new();
+            let method = if ask.head { Method::Head } else { Method::Get };
+            init.with_method(method).with_headers(headers);
+            let req = Request::new_with_init(&target, &init)?;
+            let res = worker::Fetch::Request(req).send().await.map_err(|e| {
+                EdgeError::unavailable(format!("the origin for over-budget requests failed: {e}"))
+            })?;
+            Ok(forward(res, &[("x-refract-handoff", "proxy")]))
+        }
+    }
+}
+
+fn with_cache_state(res: Response, state: &str) -> Response {
+    let headers = copy_headers(res.headers());
+    let _ = headers.set("x-refract-cache", state);
+    res.with_headers(headers)
+}
+
+fn strip_body(res: Response, head: bool) -> Response {
+    if !head {
+        return res;
+    }
+    let status = res.status_code();
+    let headers = copy_headers(res.headers());
+    match Response::empty() {
+        Ok(r) => r.with_status(status).with_headers(headers),
+        Err(e) => EdgeError::from(e).into_response(),
+    }
+}

@@ -1,0 +1,203 @@
+//! Originals: from the `ORIGINALS` R2 binding, or from the HTTP origin in `ORIGIN_URL`. Nothing
+//! else is ever fetched: the key is the only part of the URL that reaches storage, and it has
+//! been checked by the core (no `..`, no empty segments, no control characters).
+
+use futures::StreamExt;
+use worker::{Env, Fetch, Headers, Method, Request, RequestInit, Response};
+
+use crate::config::EdgeConfig;
+use crate::reply::EdgeError;
+
+/// The R2 binding name.
+pub const R2_BINDING: &str = "ORIGINALS";
+
+/// An original read whole into memory, for a transform.
+#[derive(Debug)]
+pub struct Original {
+    pub bytes: Vec<u8>,
+    /// Its storage ETag, unquoted.
+    pub etag: String,
+}
+
+/// Why an original could not be read.
+#[derive(Debug)]
+pub enum Fetched {
+    /// It is larger than the budget: the transform goes to the origin, or is refused.
+    TooLarge(u64),
+    Failed(EdgeError),
+}
+
+impl From<EdgeError> for Fetched {
+    fn from(e: EdgeError) -> Self {
+        Fetched::Failed(e)
+    }
+}
+
+impl From<worker::Error> for Fetched {
+    fn from(e: worker::Error) -> Self {
+        Fetched::Failed(EdgeError::unavailable(format!(
+            "storage is unavailable: {e}"
+        )))
+    }
+}
+
+/// Reads `key` whole, refusing from its stored size (before the body) anything over `max`.
+pub async fn read(env: &Env, cfg: &EdgeConfig, key: &str, max: u64) -> Result<Original, Fetched> {
+    if let Ok(bucket) = env.bucket(R2_BINDING) {
+        let object = bucket
+            .get(key)
+            .execute()
+            .await?
+            .ok_or_else(|| EdgeError::not_found(key))?;
+        if object.size() > max {
+            return Err(Fetched::TooLarge(object.size()));
+        }
+        let body = object
+            .body()
+            .ok_or_else(|| EdgeError::unavailable("R2 returned an object without a body"))?;
+        return Ok(Original {
+            bytes: body.bytes().await?,
+            etag: object.etag(),
+        });
+    }
+    let mut res = http_get(cfg, key, &Headers::new()).await?;
+    if let Some(len) = content_length(&res) {
+        if len > max {
+            return Err(Fetched::TooLarge(len));
+        }
+    }
+    let etag = storage_etag(res.headers());
+    let mut stream = res.stream()?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if (bytes.len() + chunk.len()) as u64 > max {
+            return Err(Fetched::TooLarge((bytes.len() + chunk.len()) as u64));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Original { bytes, etag })
+}
+
+/// The original, untouched, streamed from storage: status, headers and body for the client.
+pub async fn passthrough(
+    env: &Env,
+    cfg: &EdgeConfig,
+    key: &str,
+    if_none_match: Option<&str>,
+    cache_control: &str,
+) -> Result<Response, EdgeError> {
+    if let Ok(bucket) = env.bucket(R2_BINDING) {
+        let object = bucket
+            .get(key)
+            .execute()
+            .await
+            .map_err(|e| EdgeError::unavailable(format!("storage is unavailable: {e}")))?
+            .ok_or_else(|| EdgeError::not_found(key))?;
+        let headers = Headers::new();
+        let etag = object.http_etag();
+        let _ = headers.set("etag", &etag);
+        let _ = headers.set("cache-control", cache_control);
+        let content_type = object
+            .http_metadata()
+            .content_type
+            .unwrap_or_else(|| content_type_for(key).to_owned());
+        let _ = headers.set("content-type", &content_type);
+        if if_none_match.is_some_and(|inm| refract_core::etag::matches(inm, &etag)) {
+            return Ok(Response::empty()?.with_status(304).with_headers(headers));
+        }
+        let body = object
+            .body()
+            .ok_or_else(|| EdgeError::unavailable("R2 returned an object without a body"))?;
+        let _ = headers.set("content-length", &object.size().to_string());
+        return Ok(Response::from_body(body.response_body()?)?.with_headers(headers));
+    }
+    let conditional = Headers::new();
+    if let Some(inm) = if_none_match {
+        let _ = conditional.set("if-none-match", inm);
+    }
+    let res = http_get(cfg, key, &conditional).await?;
+    Ok(crate::reply::forward(
+        res,
+        &[("cache-control", cache_control)],
+    ))
+}
+
+/// GET `ORIGIN_URL/<key>`; a 404 is `not_found`, any other failure `storage_unavailable`.
+async fn http_get(cfg: &EdgeConfig, key: &str, headers: &Headers) -> Result<Response, EdgeError> {
+    let base = cfg.origin_url.as_deref().ok_or_else(|| {
+        EdgeError::new(
+            500,
+            "bad_config",
+            "no originals: bind an R2 bucket as ORIGINALS or set ORIGIN_URL",
+        )
+    })?;
+    let url = format!("{base}/{}", encode_key(key));
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get).with_headers(copy(headers));
+    let req = Request::new_with_init(&url, &init)?;
+    let res = Fetch::Request(req)
+        .send()
+        .await
+        .map_err(|e| EdgeError::unavailable(format!("the origin is unreachable: {e}")))?;
+    match res.status_code() {
+        200..=299 | 304 => Ok(res),
+        404 => Err(EdgeError::not_found(key)),
+        s => Err(EdgeError::unavailable(format!(
+            "the origin answered {s} for {key:?}"
+        ))),
+    }
+}
+
+fn copy(h: &Headers) -> Headers {
+    crate::reply::copy_headers(h)
+}
+
+fn content_length(res: &Response) -> Option<u64> {
+    res.headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The origin's ETag without quotes or weakness marker: the same string the native server
+/// reads from its store, so both hosts derive the same variant ETags.
+fn storage_etag(headers: &Headers) -> String {
+    let raw = headers.get("etag").ok().flatten().unwrap_or_default();
+    raw.trim()
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .to_owned()
+}
+
+/// Percent-encodes each path segment of a decoded key.
+pub fn encode_key(key: &str) -> String {
+    key.split('/')
+        .map(|seg| {
+            let mut out = String::with_capacity(seg.len());
+            for b in seg.bytes() {
+                match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                        out.push(b as char)
+                    }
+                    _ => out.push_str(&format!("%{b:02X}")),
+                }
+            }
+            out
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn content_type_for(key: &str) -> &'static str {
+    let ext = key.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("avif") => "image/avif",
+        _ => "application/octet-stream",
+    }
+}
