@@ -27,12 +27,7 @@ if [ ! -x "$wasm_opt" ]; then
     exit 1
 fi
 
-# SIMD everywhere: Rust code through target-feature, libwebp's C through -msimd128. libwebp is
-# compiled against wasi-libc's headers; its five libc calls are provided in Rust (src/libc.rs).
-export CC_wasm32_unknown_unknown=clang
-export AR_wasm32_unknown_unknown=llvm-ar-14
-export CFLAGS_wasm32_unknown_unknown="-isystem /usr/include/wasm32-wasi -D__wasi__ -msimd128 -O2"
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128"
+source edge-worker/wasm-env.sh
 cargo build -p refract-edge --target wasm32-unknown-unknown --profile wasm
 
 raw="$target_dir/wasm32-unknown-unknown/wasm/refract_edge.wasm"

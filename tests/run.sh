@@ -9,9 +9,11 @@
 # server's router, serving and process tests), the server against a real S3 server
 # (SeaweedFS, started and stopped by the test itself), the metadata store's conformance suite
 # on PostgreSQL (started by the test), headless Chromium against the server,
-# the core built for wasm32-unknown-unknown, the core's tests compiled to wasm32-wasip1 and
-# run in Node's WASI (same code as the worker's, 32-bit usize), the CLI over every sample in
-# every output format (checked with ImageMagick and libvips), and a short fuzz run.
+# the edge worker built for wasm32-unknown-unknown and tested inside workerd (miniflare) against
+# R2 and against refract serve as its origin, wrangler deploy --dry-run and wrangler dev in
+# Chromium, the core's tests compiled to wasm32-wasip1 and run in Node's WASI (32-bit usize),
+# the CLI over every sample in every output format (checked with ImageMagick and libvips), and a
+# short fuzz run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -37,6 +39,11 @@ step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 ok
 
+step "cargo clippy -- -D warnings for the worker's wasm32 build"
+(source edge-worker/wasm-env.sh &&
+    cargo clippy -p refract-edge --target wasm32-unknown-unknown -- -D warnings)
+ok
+
 step "native tests"
 cargo test --workspace
 ok
@@ -53,9 +60,16 @@ step "headless Chromium against refract serve"
 bash tests/e2e-browser.sh "${CARGO_TARGET_DIR:-target}/debug/refract"
 ok
 
-step "core and edge stub for wasm32-unknown-unknown"
-cargo build -p refract-core -p refract-edge --target wasm32-unknown-unknown \
-    --no-default-features --features refract-core/avif
+step "edge worker built for wasm32-unknown-unknown (edge-worker/build.sh)"
+bash edge-worker/build.sh
+ok
+
+step "edge worker inside workerd (miniflare): R2, HTTP origin, cache, handoff, parity"
+REFRACT_BIN="$(realpath "${CARGO_TARGET_DIR:-target}/debug/refract")" bash tests/e2e-edge.sh
+ok
+
+step "wrangler deploy --dry-run, and wrangler dev in headless Chromium"
+bash tests/e2e-wrangler.sh "${CARGO_TARGET_DIR:-target}/debug/refract"
 ok
 
 step "core tests compiled to WebAssembly (wasm32-wasip1, run by Node's WASI)"

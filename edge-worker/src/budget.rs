@@ -32,6 +32,14 @@ pub fn check_plan(header: &Header, plan: &Plan, spec: &Spec, budget: &Budget) ->
         }
     }
     let (cw, ch) = (u64::from(plan.canvas.0), u64::from(plan.canvas.1));
+    if spec.format != Some(Format::Json) && cw * ch > budget.max_decode_pixels {
+        // An upscale costs memory like a decode: the output buffer is as large.
+        return Err(Error::OutputTooManyPixels {
+            width: cw,
+            height: ch,
+            limit: budget.max_decode_pixels,
+        });
+    }
     if spec.format == Some(Format::Avif) && cw * ch > budget.max_avif_pixels {
         return Err(Error::OutputTooManyPixels {
             width: cw,

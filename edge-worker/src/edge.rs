@@ -102,12 +102,8 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
             cache_control,
             vary_accept,
         };
-        if ask
-            .if_none_match
-            .as_deref()
-            .is_some_and(|inm| refract_core::etag::matches(inm, &etag))
-        {
-            return Ok(with_cache_state(not_modified(&labels), "hit"));
+        if let Some(res) = revalidated(&ask, &labels, "hit") {
+            return Ok(res);
         }
         let content_type = hit.headers().get("content-type")?.unwrap_or_default();
         let body = if head { Vec::new() } else { hit.bytes().await? };
@@ -149,12 +145,8 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
         cache_control,
         vary_accept,
     };
-    if ask
-        .if_none_match
-        .as_deref()
-        .is_some_and(|inm| refract_core::etag::matches(inm, &etag))
-    {
-        return Ok(with_cache_state(not_modified(&labels), "miss"));
+    if let Some(res) = revalidated(&ask, &labels, "miss") {
+        return Ok(res);
     }
 
     let output = transform(&original.bytes, &spec, &ask.accept, &cfg)?;
@@ -250,6 +242,13 @@ async fn handoff(
             Ok(forward(res, &[("x-refract-handoff", "proxy")]))
         }
     }
+}
+
+/// A 304 when the request's `If-None-Match` names the ETag in `labels`.
+fn revalidated(ask: &Ask, labels: &Labels<'_>, cache_state: &str) -> Option<Response> {
+    let inm = ask.if_none_match.as_deref()?;
+    refract_core::etag::matches(inm, labels.etag)
+        .then(|| with_cache_state(not_modified(labels), cache_state))
 }
 
 fn with_cache_state(res: Response, state: &str) -> Response {

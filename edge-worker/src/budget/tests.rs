@@ -62,3 +62,13 @@ fn explicit_avif_is_capped_by_output_area_and_json_decodes_nothing() {
     assert!(check("baseline.jpg", "width=1000,format=webp").is_ok());
     assert!(check("bridge-10mp.jpg", "width=3000,format=json").is_ok());
 }
+
+#[test]
+fn output_area_is_bounded_like_a_decode() {
+    // A 451x300 thumbnail decodes small, but squeezed to 2000x1500 it would be 3 MP.
+    assert!(check("cat-small.jpg", "width=1600,fit=scale-down").is_ok());
+    assert_eq!(
+        check("cat-small.jpg", "width=2000,height=1500,fit=squeeze").map_err(|e| e.code()),
+        Err("output_too_large")
+    );
+}
