@@ -7,7 +7,7 @@ use refract_core::{Context, Format, Plan, Spec};
 use worker::{Cache, Env, Headers, Method, Request, RequestInit, Response, Url};
 
 use crate::budget;
-use crate::config::{EdgeConfig, HandoffMode};
+use crate::config::{ConfigError, EdgeConfig, HandoffMode};
 use crate::reply::{copy_headers, forward, not_modified, EdgeError, Labels};
 use crate::source::{self, Fetched};
 
@@ -30,7 +30,23 @@ pub async fn fetch(req: Request, env: Env, ctx: worker::Context) -> worker::Resu
 }
 
 fn config(env: &Env) -> Result<EdgeConfig, EdgeError> {
-    let presets: BTreeMap<String, String> = env.object_var("PRESETS").unwrap_or_default();
+    // `[vars.PRESETS]` is an object var; one that is there but not a table of strings is a
+    // mistake to report, not a reason to serve without presets.
+    let presets = match env.object_var::<BTreeMap<String, String>>("PRESETS") {
+        Ok(presets) => presets,
+        Err(e) => {
+            let bound = worker::js_sys::Reflect::get(env, &"PRESETS".into())
+                .is_ok_and(|v| !v.is_undefined());
+            if bound {
+                return Err(ConfigError {
+                    var: "PRESETS",
+                    reason: format!("expected a table of name = \"options\" strings ({e})"),
+                }
+                .into());
+            }
+            BTreeMap::new()
+        }
+    };
     let var = |name: &str| {
         env.secret(name)
             .or_else(|_| env.var(name))

@@ -349,3 +349,22 @@ describe('worker with an R2 bucket and default budgets', { timeout: 600_000 }, (
     await assertImage(assert, res, { type: 'avif', width: 320, height: 240 });
   });
 });
+
+describe('a setting the worker cannot use', { timeout: 600_000 }, () => {
+  for (const [bindings, name] of [
+    [{ PRESETS: 'width=200' }, 'PRESETS'],
+    [{ AVIF_SPEED: '11' }, 'AVIF_SPEED'],
+    [{ HANDOFF: 'teleport' }, 'HANDOFF'],
+  ]) {
+    it(`${name}=${Object.values(bindings)[0]} -> 500 bad_config naming ${name}`, async () => {
+      const w = await startWorker({ r2: { 'cat-small.jpg': await sample('cat-small.jpg') }, bindings });
+      try {
+        const res = await w.get('/cat-small.jpg?width=100');
+        const body = assertError(assert, res, 500, 'bad_config');
+        assert.match(body.message, new RegExp(`\\b${name}\\b`));
+      } finally {
+        await w.dispose();
+      }
+    });
+  }
+});
