@@ -182,13 +182,6 @@ pub fn json_body(code: &str, message: &str) -> String {
     serde_json::json!({ "code": code, "message": message }).to_string()
 }
 
-impl Error {
-    /// This error as the JSON body hosts answer with (see [`json_body`]).
-    pub fn json_body(&self) -> String {
-        json_body(self.code(), &self.to_string())
-    }
-}
-
 /// Values echoed back in messages are cut short so an error never amplifies hostile input.
 fn truncate(value: &str) -> String {
     const MAX: usize = 64;

@@ -20,6 +20,7 @@ pub fn check_size(bytes: u64, budget: &Budget) -> Result<(), Error> {
 
 /// Checks what decoding and encoding this request would cost, from the header and the plan.
 pub fn check_plan(header: &Header, plan: &Plan, spec: &Spec, budget: &Budget) -> Result<(), Error> {
+    let (cw, ch) = (u64::from(plan.canvas.0), u64::from(plan.canvas.1));
     if spec.format != Some(Format::Json) {
         let (w, h) = decoded_size(header, plan);
         if u64::from(w) * u64::from(h) > budget.max_decode_pixels {
@@ -30,15 +31,14 @@ pub fn check_plan(header: &Header, plan: &Plan, spec: &Spec, budget: &Budget) ->
                 limit: budget.max_decode_pixels,
             });
         }
-    }
-    let (cw, ch) = (u64::from(plan.canvas.0), u64::from(plan.canvas.1));
-    if spec.format != Some(Format::Json) && cw * ch > budget.max_decode_pixels {
-        // An upscale costs memory like a decode: the output buffer is as large.
-        return Err(Error::OutputTooManyPixels {
-            width: cw,
-            height: ch,
-            limit: budget.max_decode_pixels,
-        });
+        if cw * ch > budget.max_decode_pixels {
+            // An upscale costs memory like a decode: the output buffer is as large.
+            return Err(Error::OutputTooManyPixels {
+                width: cw,
+                height: ch,
+                limit: budget.max_decode_pixels,
+            });
+        }
     }
     if spec.format == Some(Format::Avif) && cw * ch > budget.max_avif_pixels {
         return Err(Error::OutputTooManyPixels {

@@ -67,8 +67,6 @@ pub struct EdgeConfig {
     pub policy: Policy,
     pub cache_control: String,
     pub signed_cache_control: String,
-    /// Report the wasm memory size in `x-refract-memory` (for tests and benchmarks).
-    pub expose_memory: bool,
 }
 
 /// A var that cannot be used as it is.
@@ -187,9 +185,14 @@ impl EdgeConfig {
             cache_control: var("CACHE_CONTROL").unwrap_or_else(|| defaults::CACHE_CONTROL.into()),
             signed_cache_control: var("SIGNED_CACHE_CONTROL")
                 .unwrap_or_else(|| defaults::SIGNED_CACHE_CONTROL.into()),
-            expose_memory: var("EXPOSE_MEMORY").is_some_and(|v| v.trim() == "true"),
         })
     }
+}
+
+/// `EXPOSE_MEMORY`: whether responses report the wasm memory size in `x-refract-memory` (for
+/// tests and benchmarks). Only `true` turns it on.
+pub fn expose_memory(value: Option<String>) -> bool {
+    value.is_some_and(|v| v.trim() == "true")
 }
 
 /// An absolute http(s) URL with no query, fragment or trailing `/`.

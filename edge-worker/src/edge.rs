@@ -7,15 +7,14 @@ use refract_core::{Context, Format, Plan, Spec};
 use worker::{Cache, Env, Headers, Method, Request, RequestInit, Response, Url};
 
 use crate::budget;
-use crate::config::{ConfigError, EdgeConfig, HandoffMode};
+use crate::config::{self, ConfigError, EdgeConfig, HandoffMode};
 use crate::reply::{copy_headers, forward, not_modified, EdgeError, Labels};
 use crate::source::{self, Fetched};
 
 #[worker::event(fetch)]
 pub async fn fetch(req: Request, env: Env, ctx: worker::Context) -> worker::Result<Response> {
-    let expose_memory = env
-        .var("EXPOSE_MEMORY")
-        .is_ok_and(|v| v.to_string() == "true");
+    // Read apart from the rest of the settings, so that errors (a bad setting too) carry it.
+    let expose_memory = config::expose_memory(env.var("EXPOSE_MEMORY").ok().map(|v| v.to_string()));
     let mut res = match handle(req, &env, &ctx).await {
         Ok(res) => res,
         Err(e) => e.into_response(),
@@ -109,7 +108,7 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
         true => preference(&ask.accept).as_str(),
         false => "-",
     };
-    let cache_key = cache_key(&ask.url, &request.key, &canonical, class)?;
+    let cache_key = cache_key(&ask.url, &request.key, &canonical, class);
     let cache = Cache::default();
     if let Some(mut hit) = cache.get(cache_key.as_str(), false).await? {
         let etag = hit.headers().get("etag")?.unwrap_or_default();
@@ -129,17 +128,10 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
         return Ok(Response::from_bytes(body)?.with_headers(headers));
     }
 
-    let original = match source::read(env, &cfg, &request.key, cfg.budget.max_input_bytes).await {
+    let original = match source::read(env, &cfg, &request.key).await {
         Ok(o) => o,
         Err(Fetched::Failed(e)) => return Err(e),
-        Err(Fetched::TooLarge(bytes)) => {
-            let over = budget::check_size(bytes, &cfg.budget).err();
-            let over = over.unwrap_or(refract_core::Error::InputTooLarge {
-                bytes,
-                limit: cfg.budget.max_input_bytes,
-            });
-            return handoff(&cfg, &ask, over).await;
-        }
+        Err(Fetched::OverBudget(over)) => return handoff(&cfg, &ask, over).await,
     };
     let header = refract_core::decode::probe(&original.bytes, &cfg.limits)?;
     let plan = Plan::new(header.width, header.height, header.orientation, &spec)?;
@@ -209,13 +201,13 @@ fn now_ms() -> f64 {
 
 /// The Cache API key of a variant: on the request's own host (the Cache API is per zone), under
 /// a path no image URL can have, named by a hash of (key, canonical spec, format class).
-fn cache_key(url: &Url, key: &str, canonical: &str, class: &str) -> Result<Url, EdgeError> {
+fn cache_key(url: &Url, key: &str, canonical: &str, class: &str) -> Url {
     let id = refract_core::etag::variant(key, canonical, class);
     let mut u = url.clone();
     u.set_query(None);
     u.set_fragment(None);
     u.set_path(&format!("/.refract-cache/v1/{}", id.trim_matches('"')));
-    Ok(u)
+    u
 }
 
 /// A request over the edge budget: to the native origin when one is configured, else the core

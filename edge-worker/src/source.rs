@@ -5,6 +5,7 @@
 use futures::StreamExt;
 use worker::{Env, Fetch, Headers, Method, Request, RequestInit, Response};
 
+use crate::budget;
 use crate::config::EdgeConfig;
 use crate::reply::EdgeError;
 
@@ -22,8 +23,9 @@ pub struct Original {
 /// Why an original could not be read.
 #[derive(Debug)]
 pub enum Fetched {
-    /// It is larger than the budget: the transform goes to the origin, or is refused.
-    TooLarge(u64),
+    /// It is larger than the budget (`input_too_large`): the transform goes to the origin, or
+    /// is refused with this error.
+    OverBudget(refract_core::Error),
     Failed(EdgeError),
 }
 
@@ -41,17 +43,17 @@ impl From<worker::Error> for Fetched {
     }
 }
 
-/// Reads `key` whole, refusing from its stored size (before the body) anything over `max`.
-pub async fn read(env: &Env, cfg: &EdgeConfig, key: &str, max: u64) -> Result<Original, Fetched> {
+/// Reads `key` whole, refusing anything over the budget's input size from its stored size
+/// (before the body), or while streaming when the origin sends no length.
+pub async fn read(env: &Env, cfg: &EdgeConfig, key: &str) -> Result<Original, Fetched> {
+    let fits = |bytes: u64| budget::check_size(bytes, &cfg.budget).map_err(Fetched::OverBudget);
     if let Ok(bucket) = env.bucket(R2_BINDING) {
         let object = bucket
             .get(key)
             .execute()
             .await?
             .ok_or_else(|| EdgeError::not_found(key))?;
-        if object.size() > max {
-            return Err(Fetched::TooLarge(object.size()));
-        }
+        fits(object.size())?;
         let body = object
             .body()
             .ok_or_else(|| EdgeError::unavailable("R2 returned an object without a body"))?;
@@ -62,18 +64,14 @@ pub async fn read(env: &Env, cfg: &EdgeConfig, key: &str, max: u64) -> Result<Or
     }
     let mut res = http_get(cfg, key, &Headers::new()).await?;
     if let Some(len) = content_length(&res) {
-        if len > max {
-            return Err(Fetched::TooLarge(len));
-        }
+        fits(len)?;
     }
     let etag = storage_etag(res.headers());
     let mut stream = res.stream()?;
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
-        if (bytes.len() + chunk.len()) as u64 > max {
-            return Err(Fetched::TooLarge((bytes.len() + chunk.len()) as u64));
-        }
+        fits((bytes.len() + chunk.len()) as u64)?;
         bytes.extend_from_slice(&chunk);
     }
     Ok(Original { bytes, etag })

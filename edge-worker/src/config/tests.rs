@@ -21,7 +21,9 @@ fn defaults_need_no_vars() {
     assert_eq!(c.policy.max_avif_pixels, defaults::MAX_AVIF_PIXELS);
     assert_eq!(c.cache_control, "public, max-age=86400");
     assert!(!c.access.requires_signature());
-    assert!(!c.expose_memory);
+    assert!(!expose_memory(None));
+    assert!(!expose_memory(Some("yes".into())));
+    assert!(expose_memory(Some(" true".into())));
 }
 
 #[test]
