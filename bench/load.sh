@@ -5,6 +5,7 @@
 #   bash bench/load.sh                                   the whole run, about 4 minutes after the build
 #   DURATION=5s ROUNDS=1 FRESH_DURATION=10s bash bench/load.sh          a quicker one
 #   KEEP=1 bash bench/load.sh                            keep the raw wrk output (path printed at the end)
+#   BENCH_REFRACT=/path/to/refract bash bench/load.sh      measure that binary (no build): A/B runs of two commits
 #
 # Phases. Everything listens on 127.0.0.1 on free ports; wrk, refract and nginx share the
 # machine's cores (2 on the standard machine), so each run measures the pair, not the server alone.
@@ -34,7 +35,7 @@ ROOT=$(dirname "$HERE")
 cd "$ROOT"
 
 TARGET=${CARGO_TARGET_DIR:-target}            # relative to the repo root, as cargo reads it
-REFRACT=$TARGET/release/refract
+REFRACT=${BENCH_REFRACT:-$TARGET/release/refract}
 NGINX=/usr/sbin/nginx
 THREADS=2                                     # wrk threads, in every phase
 DURATION=${DURATION:-10s}                     # cached hits, per server and round
@@ -100,7 +101,9 @@ free_port() {
 start_refract() {
   local name=$1 line="" i
   shift
-  env REFRACT_LOG=warn "$@" "$REFRACT" serve --originals "$ROOT/samples" \
+  # Each server keeps its state (warm and cold tiers, index) in the run's temp dir: a variant
+  # left in the checkout's refract-data/ by an earlier run would be a hit, not a transform.
+  env REFRACT_LOG=warn REFRACT_DATA_DIR="$WORK/$name-data" "$@" "$REFRACT" serve --originals "$ROOT/samples" \
     --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 >"$WORK/$name.stdout" 2>"$WORK/$name.stderr" &
   RF_PID=$!           # env execs refract, so this is refract's PID
   PIDS+=("$RF_PID")
@@ -244,8 +247,10 @@ LUA
 cat "$WORK/summary.lua" >>"$WORK/fresh.lua"
 
 # ---------------------------------------------------------------- build, then wait for a quiet machine
-log "building: cargo build --release -p refract-server"
-cargo build --release -p refract-server >&2
+if [[ -z ${BENCH_REFRACT:-} ]]; then
+  log "building: cargo build --release -p refract-server"
+  cargo build --release -p refract-server >&2
+fi
 [[ -x $REFRACT ]] || die "no binary at $REFRACT"
 
 waited=0
@@ -273,6 +278,7 @@ COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [[ -n $(git -C "$ROOT" --no-optional-locks status --porcelain --untracked-files=no 2>/dev/null) ]]; then
   COMMIT+=" (work tree has uncommitted changes)"
 fi
+[[ -n ${BENCH_REFRACT:-} ]] && COMMIT="binary $BENCH_REFRACT, not built from the checkout at $COMMIT"
 log "machine: $(nproc) CPUs, $CPU_MODEL, $RAM; $WRK_V; $NGINX_V; $REFRACT_V ($COMMIT)"
 
 # ================================================================= server A: default settings

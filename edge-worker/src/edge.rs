@@ -2,13 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use refract_core::negotiate::preference;
-use refract_core::{Context, Format, Plan, Spec};
+use refract_core::{Context, Format, Plan, Spec, VariantKey};
 use worker::{Cache, Env, Headers, Method, Request, RequestInit, Response, Url};
 
 use crate::budget;
 use crate::config::{self, ConfigError, EdgeConfig, HandoffMode};
-use crate::reply::{copy_headers, forward, not_modified, EdgeError, Labels};
+use crate::reply::{copy_headers, forward, not_modified, Code, EdgeError, Labels};
 use crate::source::{self, Fetched};
 
 #[worker::event(fetch)]
@@ -70,8 +69,7 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
         Method::Head => true,
         other => {
             return Err(EdgeError::new(
-                405,
-                "method_not_allowed",
+                Code::MethodNotAllowed,
                 format!("{other:?} is not served here; use GET or HEAD"),
             ))
         }
@@ -103,12 +101,9 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
     };
 
     let vary_accept = spec.format == Some(Format::Auto);
-    let canonical = spec.to_string();
-    let class = match vary_accept {
-        true => preference(&ask.accept).as_str(),
-        false => "-",
-    };
-    let cache_key = cache_key(&ask.url, &request.key, &canonical, class);
+    // The variant's identity, by the origin's rule: the Cache API key and the ETag come from it.
+    let variant = VariantKey::new(&request.key, &spec, &ask.accept, &cfg.policy);
+    let cache_key = cache_key(&ask.url, &variant);
     let cache = Cache::default();
     if let Some(mut hit) = cache.get(cache_key.as_str(), false).await? {
         let etag = hit.headers().get("etag")?.unwrap_or_default();
@@ -138,16 +133,7 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
     if let Err(over) = budget::check_plan(&header, &plan, &spec, &cfg.budget) {
         return handoff(&cfg, &ask, over).await;
     }
-    // The ETag names what will be sent: past the AVIF cap, auto sends WebP, so it is labelled
-    // as WebP (the same bytes a WebP-only client gets).
-    let etag_class = match vary_accept {
-        true => cfg
-            .policy
-            .auto_preference(&ask.accept, plan.canvas)
-            .as_str(),
-        false => "-",
-    };
-    let etag = refract_core::etag::variant(&original.etag, &canonical, etag_class);
+    let etag = variant.etag(&original.etag);
     let labels = Labels {
         etag: &etag,
         cache_control,
@@ -200,13 +186,12 @@ fn now_ms() -> f64 {
 }
 
 /// The Cache API key of a variant: on the request's own host (the Cache API is per zone), under
-/// a path no image URL can have, named by a hash of (key, canonical spec, format class).
-fn cache_key(url: &Url, key: &str, canonical: &str, class: &str) -> Url {
-    let id = refract_core::etag::variant(key, canonical, class);
+/// a path no image URL can have, named by the variant's id.
+fn cache_key(url: &Url, variant: &VariantKey) -> Url {
     let mut u = url.clone();
     u.set_query(None);
     u.set_fragment(None);
-    u.set_path(&format!("/.refract-cache/v1/{}", id.trim_matches('"')));
+    u.set_path(&format!("/.refract-cache/v2/{}", variant.id()));
     u
 }
 

@@ -2,29 +2,63 @@
 
 use worker::{Headers, Response};
 
+/// The worker's own error codes, with their statuses: the one table (the core's errors carry
+/// the core's). The codes and statuses are the origin's for the same faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    NotFound,
+    MethodNotAllowed,
+    /// R2 or the HTTP origin failed.
+    StorageUnavailable,
+    /// A var or secret the worker cannot use.
+    BadConfig,
+    Internal,
+}
+
+impl Code {
+    pub fn status(self) -> u16 {
+        match self {
+            Code::NotFound => 404,
+            Code::MethodNotAllowed => 405,
+            Code::StorageUnavailable => 503,
+            Code::BadConfig | Code::Internal => 500,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::NotFound => "not_found",
+            Code::MethodNotAllowed => "method_not_allowed",
+            Code::StorageUnavailable => "storage_unavailable",
+            Code::BadConfig => "bad_config",
+            Code::Internal => "internal",
+        }
+    }
+}
+
 /// An answer other than an image: a core error, a storage fault, a bad setting.
 #[derive(Debug)]
 pub struct EdgeError {
-    pub status: u16,
-    pub code: &'static str,
+    status: u16,
+    code: &'static str,
     pub message: String,
 }
 
 impl EdgeError {
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
         EdgeError {
-            status,
-            code,
+            status: code.status(),
+            code: code.as_str(),
             message: message.into(),
         }
     }
 
     pub fn not_found(key: &str) -> Self {
-        EdgeError::new(404, "not_found", format!("no original at key {key:?}"))
+        EdgeError::new(Code::NotFound, format!("no original at key {key:?}"))
     }
 
     pub fn unavailable(message: impl Into<String>) -> Self {
-        EdgeError::new(503, "storage_unavailable", message)
+        EdgeError::new(Code::StorageUnavailable, message)
     }
 
     pub fn into_response(self) -> Response {
@@ -50,19 +84,23 @@ impl EdgeError {
 
 impl From<refract_core::Error> for EdgeError {
     fn from(e: refract_core::Error) -> Self {
-        EdgeError::new(e.kind().http_status(), e.code(), e.to_string())
+        EdgeError {
+            status: e.kind().http_status(),
+            code: e.code(),
+            message: e.to_string(),
+        }
     }
 }
 
 impl From<worker::Error> for EdgeError {
     fn from(e: worker::Error) -> Self {
-        EdgeError::new(500, "internal", e.to_string())
+        EdgeError::new(Code::Internal, e.to_string())
     }
 }
 
 impl From<crate::config::ConfigError> for EdgeError {
     fn from(e: crate::config::ConfigError) -> Self {
-        EdgeError::new(500, "bad_config", e.to_string())
+        EdgeError::new(Code::BadConfig, e.to_string())
     }
 }
 

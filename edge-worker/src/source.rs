@@ -7,7 +7,7 @@ use worker::{Env, Fetch, Headers, Method, Request, RequestInit, Response};
 
 use crate::budget;
 use crate::config::EdgeConfig;
-use crate::reply::EdgeError;
+use crate::reply::{Code, EdgeError};
 
 /// The R2 binding name.
 pub const R2_BINDING: &str = "ORIGINALS";
@@ -125,8 +125,7 @@ pub async fn passthrough(
 async fn http_get(cfg: &EdgeConfig, key: &str, headers: &Headers) -> Result<Response, EdgeError> {
     let base = cfg.origin_url.as_deref().ok_or_else(|| {
         EdgeError::new(
-            500,
-            "bad_config",
+            Code::BadConfig,
             "no originals: bind an R2 bucket as ORIGINALS or set ORIGIN_URL",
         )
     })?;

@@ -10,25 +10,25 @@
 //! The database must be empty (a new SQLite file, a new PostgreSQL database). Steps, each timed
 //! with `Instant`; progress goes to stderr and the results to stdout, as one JSON line at the end:
 //!
-//! 1. **fill**: `--rows` rows written with [`Meta::upsert`], one call (and, in both backends, one
+//! 1. **fill**: `--rows` rows written with [`Index::upsert`], one call (and, in both backends, one
 //!    transaction) per row, as the server writes them. 10% are originals (`o/photos/…`, 100 KB to
 //!    5 MB, storage class STANDARD, STANDARD_IA or GLACIER_IR) and 90% variants (`v/<32 hex>`, warm
 //!    or cold, 2 to 200 KB). Creation is spread over the 365 days before [`NOW`], the last access
 //!    between creation and [`NOW`]. Every row comes from a xorshift generator seeded by the row
 //!    number, so the data set does not depend on how the rows are split between tasks. The first
 //!    `--serial` rows are written by one task, one row after the other; the rest in chunks of
-//!    `--batch` rows, taken by `--tasks` tokio tasks over `--conns` handles ([`Meta::open`] once
+//!    `--batch` rows, taken by `--tasks` tokio tasks over `--conns` handles ([`Index::open`] once
 //!    per handle: one connection each), like concurrent requests on several server instances.
-//! 2. **totals**: [`Meta::totals`] (the metrics query); checks that the store holds `--rows` rows.
-//! 3. **plan**: [`Lifecycle::plan`] at [`NOW`] with [`POLICY`]: scan every row in batches of
+//! 2. **totals**: [`Index::totals`] (the metrics query); checks that the store holds `--rows` rows.
+//! 3. **plan**: [`Sweeper::plan`] at [`NOW`] with [`POLICY`]: scan every row in batches of
 //!    `--batch` and plan each one. Counts the planned actions by class and type, and the storage
 //!    class transitions. A sweep (`run_once`) would also perform the moves; that is not measured.
-//! 4. **scan**: the same paging through every row with [`Meta::scan`]: the floor under a sweep.
+//! 4. **scan**: the same paging through every row with [`Index::scan`]: the floor under a sweep.
 //!    Only the scan calls are timed; between them, `plan_record` is timed apart on each page (the
 //!    planner's own cost), and the rows are planned once more at `NOW` + 1 hour, untimed, to count
 //!    the actions that would become due during the next hour (what the next hourly sweep finds
 //!    once this one has applied its plan, leaving new accesses and new rows aside).
-//! 5. **access**: `--access-rounds` calls of [`Meta::record_access`], each with a batch of
+//! 5. **access**: `--access-rounds` calls of [`Index::record_access`], each with a batch of
 //!    `--access` accesses to existing rows (the flush of the server's access log).
 
 use std::collections::BTreeMap;
@@ -37,12 +37,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use refract_server::clock::{Clock, DAY_MS};
-use refract_server::lifecycle::apply::{Lifecycle, LEASE_MS};
+use refract_server::index::{Access, Class, Index, Presence as Tiers, Record};
 use refract_server::lifecycle::plan::{plan_record, Op};
-use refract_server::lifecycle::{parse_time, Policy};
-use refract_server::meta::{Access, Class, Meta, Record, Tiers};
-use refract_server::storage::Originals;
+use refract_server::lifecycle::sweep::{Sweeper, LEASE_MS};
+use refract_server::lifecycle::Policy;
+use refract_server::originals::Originals;
+use refract_server::runtime::background::Background;
+use refract_server::runtime::clock::{parse_time, Clock, DAY_MS};
+use refract_server::tiers::Chain;
 use serde_json::json;
 
 type BoxError = Box<dyn Error + Send + Sync>;
@@ -269,7 +271,7 @@ struct Fill {
 
 /// Step 1: writes rows `0..rows`: `serial` of them from one task, the rest from `tasks` tasks
 /// that take chunks of `batch` rows.
-async fn fill(o: &Options, handles: &[Meta], now_ms: i64) -> Result<Fill, BoxError> {
+async fn fill(o: &Options, handles: &[Index], now_ms: i64) -> Result<Fill, BoxError> {
     let progress = Arc::new(Progress {
         started: Instant::now(),
         written: AtomicU64::new(0),
@@ -337,7 +339,7 @@ async fn fill(o: &Options, handles: &[Meta], now_ms: i64) -> Result<Fill, BoxErr
 struct Scan {
     rows: u64,
     pages: u64,
-    /// Time spent in `Meta::scan` calls only.
+    /// Time spent in `Index::scan` calls only.
     scan: Duration,
     /// Time spent planning the rows with `plan_record` (done between the pages, not counted in
     /// `scan`): the planner's own cost.
@@ -347,10 +349,10 @@ struct Scan {
     new_next_hour: u64,
 }
 
-/// Step 4: pages through every row with `Meta::scan`, as a sweep does. The scan calls alone are
+/// Step 4: pages through every row with `Index::scan`, as a sweep does. The scan calls alone are
 /// timed; between them, the planner is timed separately on each page.
 async fn scan_all(
-    meta: &Meta,
+    meta: &Index,
     policy: &Policy,
     batch: usize,
     now_ms: i64,
@@ -407,7 +409,7 @@ async fn main() -> Result<(), BoxError> {
     // One handle per connection; handle 0 serves every step after the fill.
     let mut handles = Vec::new();
     for _ in 0..o.conns {
-        handles.push(Meta::open(&o.url).await?);
+        handles.push(Index::open(&o.url).await?);
     }
     let meta = handles[0].clone();
     if !meta.scan("", 1).await?.is_empty() {
@@ -451,11 +453,11 @@ async fn main() -> Result<(), BoxError> {
         totals_time.as_secs_f64()
     );
 
-    // 3. Plan. Lifecycle::plan reads only `meta` and `policy`; the originals and tiers are
+    // 3. Plan. Sweeper::plan reads only `index` and `policy`; the originals and tiers are
     // in-memory stand-ins that it never touches.
-    let lifecycle = Lifecycle {
+    let lifecycle = Sweeper {
         policy,
-        meta: meta.clone(),
+        index: meta.clone(),
         originals: Originals::new(
             Arc::new(object_store::memory::InMemory::new()),
             "",
@@ -463,7 +465,7 @@ async fn main() -> Result<(), BoxError> {
             u64::MAX,
             false,
         ),
-        tiers: Arc::new(refract_server::tiers::Tiers::memory_only(0)),
+        chain: Arc::new(Chain::memory_only(0, Background::new())),
         clock: Clock::manual(now_ms),
         batch: o.batch,
         lease_ms: LEASE_MS,

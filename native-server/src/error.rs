@@ -1,83 +1,153 @@
 //! The server's one error type and its single mapping to HTTP.
 //!
-//! Every failure a handler can meet becomes an [`ApiError`]: a status, a stable machine-readable
-//! `code` and a human `message`, answered as `{"code": "...", "message": "..."}`. Client
-//! mistakes are 4xx and logged at debug level only. Overload and storage outages are 503 with
-//! `Retry-After`, so clients and CDNs back off instead of retrying at once; storage and deadline
-//! 503s are logged as warnings, refusals for overload only counted in metrics (a log line per
-//! refusal would add to the load), and 500s logged as errors.
+//! Every failure a handler can meet becomes an [`ApiError`]: a [`Code`] and a human message,
+//! answered as `{"code": "...", "message": "..."}`. [`Code::status`] and [`Code::as_str`] are
+//! the one table of statuses and codes; the core's own errors carry the core's table
+//! (`refract_core::ErrorKind::http_status`, `Error::code`). Client mistakes are 4xx and logged
+//! at debug level only. Overload and storage outages are 503 with `Retry-After`, so clients
+//! and CDNs back off instead of retrying at once; storage and deadline 503s are logged as
+//! warnings, refusals for overload only counted in metrics (a log line per refusal would add
+//! to the load), and 500s logged as errors.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::pool::PoolError;
-use crate::storage::StorageError;
+use crate::originals::StorageError;
+use crate::runtime::pool::PoolError;
 
 /// Seconds a client is told to wait after a 503.
 pub const RETRY_AFTER_SECS: u32 = 1;
 
+/// The server's own error codes (the core's come with its errors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    NotFound,
+    MethodNotAllowed,
+    /// `PUT`/`DELETE` without the upload token.
+    Unauthorized,
+    /// `PUT`/`DELETE` while no upload token is configured.
+    UploadsDisabled,
+    /// A key under `cdn-cgi/image/`, reserved for transforms.
+    BadKey,
+    OptionsNotAllowed,
+    EmptyBody,
+    BadBody,
+    MissingFile,
+    InputTooLarge,
+    Overloaded,
+    DeadlineExceeded,
+    ShuttingDown,
+    StorageUnavailable,
+    Internal,
+}
+
+impl Code {
+    pub fn status(self) -> StatusCode {
+        match self {
+            Code::NotFound => StatusCode::NOT_FOUND,
+            Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Code::Unauthorized => StatusCode::UNAUTHORIZED,
+            Code::UploadsDisabled => StatusCode::FORBIDDEN,
+            Code::BadKey
+            | Code::OptionsNotAllowed
+            | Code::EmptyBody
+            | Code::BadBody
+            | Code::MissingFile => StatusCode::BAD_REQUEST,
+            Code::InputTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::Overloaded
+            | Code::DeadlineExceeded
+            | Code::ShuttingDown
+            | Code::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::NotFound => "not_found",
+            Code::MethodNotAllowed => "method_not_allowed",
+            Code::Unauthorized => "unauthorized",
+            Code::UploadsDisabled => "uploads_disabled",
+            Code::BadKey => "bad_key",
+            Code::OptionsNotAllowed => "options_not_allowed",
+            Code::EmptyBody => "empty_body",
+            Code::BadBody => "bad_body",
+            Code::MissingFile => "missing_file",
+            Code::InputTooLarge => "input_too_large",
+            Code::Overloaded => "overloaded",
+            Code::DeadlineExceeded => "deadline_exceeded",
+            Code::ShuttingDown => "shutting_down",
+            Code::StorageUnavailable => "storage_unavailable",
+            Code::Internal => "internal",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Source {
+    Server(Code),
+    /// A core error's status and code.
+    Core {
+        status: StatusCode,
+        code: &'static str,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
+    source: Source,
     pub message: String,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
         ApiError {
-            status,
-            code,
+            source: Source::Server(code),
             message: message.into(),
         }
     }
 
-    pub fn bad_key(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_key", message)
+    pub fn status(&self) -> StatusCode {
+        match &self.source {
+            Source::Server(code) => code.status(),
+            Source::Core { status, .. } => *status,
+        }
     }
 
-    pub fn not_found(key: &str) -> Self {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no original at key {key:?}"),
-        )
-    }
-
-    pub fn bad_signature(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::FORBIDDEN, "bad_signature", message)
+    pub fn code(&self) -> &'static str {
+        match &self.source {
+            Source::Server(code) => code.as_str(),
+            Source::Core { code, .. } => code,
+        }
     }
 
     pub fn unauthorized() -> Self {
         ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            Code::Unauthorized,
             "this request needs `Authorization: Bearer <upload token>`",
         )
     }
 
     pub fn overloaded() -> Self {
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
+            Code::Overloaded,
             "the transform queue is full; retry shortly",
         )
     }
 
     pub fn deadline() -> Self {
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "deadline_exceeded",
+            Code::DeadlineExceeded,
             "the request did not finish within the server's deadline",
         )
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+        ApiError::new(Code::Internal, message)
     }
 
     pub fn is_server_error(&self) -> bool {
-        self.status.is_server_error()
+        self.status().is_server_error()
     }
 }
 
@@ -86,8 +156,8 @@ impl std::fmt::Display for ApiError {
         write!(
             f,
             "{} {}: {}",
-            self.status.as_u16(),
-            self.code,
+            self.status().as_u16(),
+            self.code(),
             self.message
         )
     }
@@ -99,25 +169,24 @@ impl From<refract_core::Error> for ApiError {
     fn from(e: refract_core::Error) -> Self {
         let status = StatusCode::from_u16(e.kind().http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        ApiError::new(status, e.code(), e.to_string())
+        ApiError {
+            source: Source::Core {
+                status,
+                code: e.code(),
+            },
+            message: e.to_string(),
+        }
     }
 }
 
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
-        match e {
-            StorageError::NotFound(key) => ApiError::not_found(&key),
-            StorageError::TooLarge { limit } => ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "input_too_large",
-                format!("the original is larger than the {limit}-byte input limit"),
-            ),
-            StorageError::Unavailable(message) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage_unavailable",
-                format!("storage is unavailable: {message}"),
-            ),
-        }
+        let code = match e {
+            StorageError::NotFound(_) => Code::NotFound,
+            StorageError::TooLarge { .. } => Code::InputTooLarge,
+            StorageError::Unavailable(_) => Code::StorageUnavailable,
+        };
+        ApiError::new(code, e.to_string())
     }
 }
 
@@ -125,11 +194,7 @@ impl From<PoolError> for ApiError {
     fn from(e: PoolError) -> Self {
         match e {
             PoolError::Busy => ApiError::overloaded(),
-            PoolError::ShutDown => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "shutting_down",
-                "the server is shutting down",
-            ),
+            PoolError::ShutDown => ApiError::new(Code::ShuttingDown, "the server is shutting down"),
             PoolError::Panicked(m) => ApiError::internal(format!("transform panicked: {m}")),
         }
     }
@@ -139,25 +204,35 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         // Only server faults are errors. Overload is expected under load and counted by
         // `refract_rejected_total`; a log line per refusal would only add to the load.
-        let status = self.status.as_u16();
-        match (status, self.code) {
-            (503, "overloaded" | "shutting_down") => {
-                tracing::debug!(code = self.code, status, "{}", self.message)
+        let (status, code) = (self.status(), self.code());
+        match &self.source {
+            Source::Server(Code::Overloaded | Code::ShuttingDown) => {
+                tracing::debug!(code, status = status.as_u16(), "{}", self.message)
             }
-            (503, _) => tracing::warn!(code = self.code, status, "{}", self.message),
-            (500.., _) => tracing::error!(code = self.code, status, "{}", self.message),
-            _ => tracing::debug!(code = self.code, status, "{}", self.message),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => {
+                tracing::warn!(code, status = status.as_u16(), "{}", self.message)
+            }
+            _ if status.is_server_error() => {
+                tracing::error!(code, status = status.as_u16(), "{}", self.message)
+            }
+            _ => tracing::debug!(code, status = status.as_u16(), "{}", self.message),
         }
-        let body = refract_core::json_body(self.code, &self.message);
-        let mut res = (self.status, body).into_response();
+        let body = refract_core::json_body(code, &self.message);
+        let mut res = (status, body).into_response();
         let headers = res.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        if let Source::Server(Code::MethodNotAllowed) = self.source {
+            headers.insert(
+                header::ALLOW,
+                HeaderValue::from_static("GET, HEAD, PUT, DELETE"),
+            );
         }
         res
     }

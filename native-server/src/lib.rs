@@ -1,29 +1,25 @@
-//! Refract's native origin server: delivery of optimized images over HTTP from originals in
-//! object storage, on top of `refract-core`.
+//! Refract's native origin server and command-line tool, on top of `refract-core`. The
+//! modules follow the data path of a request (see `docs/architecture.md`):
 //!
-//! - [`config`]: the one configuration struct, layered defaults → file → env → flags;
-//! - [`app`]: shared state and the routers (`fn router(state) -> Router`);
-//! - [`http`]: the handlers: delivery, upload/delete, admin;
-//! - [`storage`]: originals through `object_store`, every call time-bounded;
-//! - [`meta`]: the metadata store (SQLite or PostgreSQL);
-//! - [`pool`], [`coalesce`], [`cache`]: the CPU worker pool, single-flight and the memory tier;
-//! - [`serve`]: binding, graceful shutdown; [`sign`]: `refract sign`.
+//! - [`http`]: the route table and handlers (delivery, upload/delete, admin), over
+//!   [`state`], the shared state; [`error`] is their one error type and status/code table;
+//! - [`originals`]: originals in object storage, opened by [`objects`];
+//! - [`tiers`]: the chain memory → warm → cold that keeps variants, and its moves;
+//! - [`index`]: the metadata store (SQLite or PostgreSQL) the tiers keep in step;
+//! - [`lifecycle`]: policies, the planner, the sweeper and reindexing;
+//! - [`runtime`]: the CPU pool, coalescing, the background runner, clocks;
+//! - [`config`]: the one configuration struct; [`metrics`]: every metric name;
+//! - [`cli`]: the `refract` command, one file per command group.
 
-pub mod app;
-pub mod cache;
-pub mod clock;
-pub mod coalesce;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod index;
 pub mod lifecycle;
-pub mod meta;
 pub mod metrics;
-pub mod pool;
-pub mod reindex;
-pub mod serve;
-pub mod sign;
-pub mod storage;
-#[cfg(test)]
-mod test_util;
+pub mod objects;
+pub mod originals;
+pub mod runtime;
+pub mod state;
 pub mod tiers;

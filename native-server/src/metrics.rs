@@ -1,4 +1,4 @@
-//! Metric names, in one place, and the Prometheus recorder behind `/metrics`.
+//! Every metric name, in one place, and the Prometheus recorder behind `/metrics`.
 //!
 //! Code records through the `metrics` facade with these constants; the recorder is installed
 //! once per process. Gauges that mirror live state (queue depth, in-flight transforms, cache
@@ -22,6 +22,11 @@ pub const IN_FLIGHT: &str = "refract_transforms_in_flight";
 pub const REJECTED: &str = "refract_rejected_total";
 pub const CACHE_BYTES: &str = "refract_cache_bytes";
 pub const CACHE_ENTRIES: &str = "refract_cache_entries";
+pub const OBJECTS: &str = "refract_objects";
+pub const OBJECT_BYTES: &str = "refract_object_bytes";
+pub const LIFECYCLE_ACTIONS: &str = "refract_lifecycle_actions_total";
+pub const LIFECYCLE_SWEEP_SECONDS: &str = "refract_lifecycle_sweep_seconds";
+pub const LIFECYCLE_ERRORS: &str = "refract_lifecycle_errors_total";
 
 /// Latency buckets in seconds, from a cached hit (~0.1 ms) to a slow AVIF (~10 s).
 const BUCKETS: &[f64] = &[
@@ -94,14 +99,20 @@ fn describe() {
     describe_counter!(REJECTED, "Requests refused before work, by reason");
     describe_gauge!(CACHE_BYTES, Unit::Bytes, "Bytes held by a cache tier");
     describe_gauge!(CACHE_ENTRIES, "Entries in a cache tier");
-    use crate::lifecycle::apply as lc;
-    describe_gauge!(lc::OBJECTS, "Objects by class, tiers and storage class");
+    describe_gauge!(OBJECTS, "Objects by class, tiers and storage class");
     describe_gauge!(
-        lc::OBJECT_BYTES,
+        OBJECT_BYTES,
         Unit::Bytes,
         "Bytes by class, tiers and storage class"
     );
-    describe_counter!(lc::ACTIONS, "Lifecycle actions by rule, action and outcome");
-    describe_histogram!(lc::SWEEP_SECONDS, Unit::Seconds, "Lifecycle sweep duration");
-    describe_counter!(lc::ERRORS, "Lifecycle actions that failed, by rule");
+    describe_counter!(
+        LIFECYCLE_ACTIONS,
+        "Lifecycle actions by rule, action and outcome"
+    );
+    describe_histogram!(
+        LIFECYCLE_SWEEP_SECONDS,
+        Unit::Seconds,
+        "Lifecycle sweep duration"
+    );
+    describe_counter!(LIFECYCLE_ERRORS, "Lifecycle actions that failed, by rule");
 }

@@ -1,23 +1,28 @@
-//! Lifecycle sweeps over real tiers (local directories) and the SQLite metadata store, with a
-//! clock the test controls: demotion, expiry, idempotence, resuming from the cursor, two
-//! sweepers at once, and a process SIGKILLed at every step of a move.
+//! Lifecycle sweeps over real tiers (local directories) and the SQLite index, with a clock the
+//! test controls: demotion, expiry, idempotence, resuming from the cursor, two sweepers at
+//! once, a process SIGKILLed at every step of a move, reindexing, and `refract lifecycle plan`
+//! as a user runs it.
 
-mod common;
+mod support;
 
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use common::*;
-use refract_server::app::{router, State};
-use refract_server::clock::{Clock, DAY_MS};
+use refract_core::{Policy as Encoding, Spec, VariantKey};
 use refract_server::config::Config;
-use refract_server::lifecycle::apply::{Lifecycle, Report, CURSOR, LEASE_MS};
+use refract_server::http::router;
+use refract_server::index::{Class, Index, Presence, Record};
+use refract_server::lifecycle::sweep::{Report, Sweeper, CURSOR, LEASE_MS};
 use refract_server::lifecycle::Policy;
-use refract_server::meta::{Class, Meta, Tiers as Present};
-use refract_server::storage::Originals;
-use refract_server::tiers::Tiers;
+use refract_server::originals::Originals;
+use refract_server::runtime::background::Background;
+use refract_server::runtime::clock::{Clock, DAY_MS};
+use refract_server::state::State;
+use refract_server::tiers::Chain;
+use support::app::*;
+use support::process::refract;
 
 const T0: i64 = 20_000 * DAY_MS;
 
@@ -39,9 +44,9 @@ async fn populated(f: &Fixture, data: &Path, clock: &Clock) -> (Config, Arc<Stat
     let mut config = f.state.config.clone();
     config.data_dir = data.display().to_string();
     config.lifecycle.batch = 2;
-    let tiers = Tiers::open(&config, clock.clone()).await.expect("tiers");
-    let originals = Originals::from_config(&config).expect("originals");
-    let state = State::with_tiers(config.clone(), originals, tiers).expect("state");
+    let state = State::open(config.clone(), clock.clone())
+        .await
+        .expect("state");
     let app = router(state.clone());
     for w in WIDTHS {
         let r = send(&app, get(&format!("/cat-small.jpg?width={w}&format=png"))).await;
@@ -52,51 +57,55 @@ async fn populated(f: &Fixture, data: &Path, clock: &Clock) -> (Config, Arc<Stat
     (config, state)
 }
 
-fn lifecycle(state: &Arc<State>, policy: &str, clock: &Clock) -> Lifecycle {
-    Lifecycle {
+fn lifecycle(state: &Arc<State>, policy: &str, clock: &Clock) -> Sweeper {
+    Sweeper {
         policy: Policy::parse(policy).expect("policy"),
-        meta: state.tiers.meta.clone().expect("meta"),
+        index: state.tiers.index().cloned().expect("index"),
         originals: state.originals.clone(),
-        tiers: Arc::clone(&state.tiers),
+        chain: Arc::clone(&state.tiers),
         clock: clock.clone(),
         batch: 2,
         lease_ms: LEASE_MS,
     }
 }
 
+/// The identity of `/cat-small.jpg?<query>` as the fixture's server names it.
+fn variant(state: &State, query: &str) -> VariantKey {
+    let spec = Spec::parse_query(query).expect("spec");
+    VariantKey::new("cat-small.jpg", &spec, "", &state.policy)
+}
+
 /// Metadata and tiers agree: every row's tiers exist, every stored variant has a row, and
 /// nothing is pending.
 async fn assert_consistent(config: &Config) -> (usize, usize) {
-    let tiers = Tiers::open(config, Clock::System)
+    let chain = Chain::open(config, Clock::System, Background::new())
         .await
         .expect("reopen tiers");
-    let meta = tiers.meta.as_ref().expect("meta");
-    let rows = meta.scan("", 10_000).await.expect("scan");
-    let warm = tiers.warm.as_ref().expect("warm");
-    let cold = tiers.cold.as_ref().expect("cold");
-    let cold_ids = cold.ids().await.expect("cold ids");
+    let index = chain.index().expect("index");
+    let rows = index.scan("", 10_000).await.expect("scan");
+    let cold_ids = chain.cold_ids().await.expect("cold ids");
     let (mut in_warm, mut in_cold) = (0, 0);
     for r in rows.iter().filter(|r| r.class == Class::Variant) {
         assert_eq!(r.pending, None, "{r:?}");
-        let id = r.id.strip_prefix("v/").expect("variant id");
+        let id = Record::variant_id_of(&r.id).expect("variant id");
         assert_eq!(
-            warm.contains(id),
-            r.tiers.contains(Present::WARM),
+            chain.in_warm(id),
+            r.tiers.contains(Presence::WARM),
             "warm vs row: {r:?}"
         );
         assert_eq!(
             cold_ids.iter().any(|c| c == id),
-            r.tiers.contains(Present::COLD),
+            r.tiers.contains(Presence::COLD),
             "cold vs row: {r:?}"
         );
         assert!(
-            r.tiers.contains(Present::WARM) || r.tiers.contains(Present::COLD),
+            r.tiers.contains(Presence::WARM) || r.tiers.contains(Presence::COLD),
             "{r:?}"
         );
-        in_warm += usize::from(r.tiers.contains(Present::WARM));
-        in_cold += usize::from(r.tiers.contains(Present::COLD));
+        in_warm += usize::from(r.tiers.contains(Presence::WARM));
+        in_cold += usize::from(r.tiers.contains(Presence::COLD));
     }
-    for id in warm.ids().into_iter().chain(cold_ids) {
+    for id in chain.warm_ids().into_iter().chain(cold_ids) {
         assert!(
             rows.iter().any(|r| r.id == format!("v/{id}")),
             "orphan {id}"
@@ -139,21 +148,17 @@ async fn sweeps_demote_then_expire_and_repeat_nothing() {
     let again = lc.run_once().await.expect("run again");
     assert_eq!(again.applied, 0, "idempotent: {again:?}");
     assert_eq!(
-        lc.meta.cursor(CURSOR).await.expect("cursor").as_deref(),
+        lc.index.cursor(CURSOR).await.expect("cursor").as_deref(),
         Some("")
     );
 
     // Still served, now from cold, byte for byte what memory had.
     let app = router(state.clone());
-    let before = state
-        .tiers
-        .hot
-        .get("cat-small.jpg\nwidth=60,format=png\n-")
-        .expect("hot copy");
-    state
-        .tiers
-        .hot
-        .remove("cat-small.jpg\nwidth=60,format=png\n-");
+    let key = variant(&state, "width=60&format=png");
+    assert!(state.tiers.in_memory(key.id()), "memory still has it");
+    let (before, tier) = state.tiers.lookup(&key).await.expect("memory copy");
+    assert_eq!(tier.as_str(), "memory");
+    state.tiers.discard(&key);
     let r = send(&app, get("/cat-small.jpg?width=60&format=png")).await;
     assert_eq!(r.header("server-timing"), "cache;desc=\"cold\"");
     assert_eq!(r.body, before.bytes);
@@ -169,7 +174,7 @@ async fn sweeps_demote_then_expire_and_repeat_nothing() {
     assert_eq!(ops.iter().filter(|o| **o == "demote").count(), 1, "{ops:?}");
     let report = lc.run_once().await.expect("expire");
     assert_eq!(report.applied, 6, "{report:?}");
-    let rows = lc.meta.scan("", 100).await.expect("scan");
+    let rows = lc.index.scan("", 100).await.expect("scan");
     assert_eq!(rows.len(), 1);
     assert_eq!(assert_consistent(&config).await, (0, 1));
     // An expired variant is simply made again.
@@ -188,7 +193,7 @@ async fn two_sweepers_never_apply_the_same_action_twice() {
     let a = lifecycle(&state, POLICY, &clock);
     let mut b = lifecycle(&state, POLICY, &clock);
     // A second handle on the database, as a second instance would have.
-    b.meta = Meta::open(&config.meta_url().expect("url"))
+    b.index = Index::open(&config.meta_url().expect("url"))
         .await
         .expect("second handle");
     let (ra, rb) = tokio::join!(a.run_once(), b.run_once());
@@ -224,7 +229,7 @@ async fn a_sweep_killed_at_any_step_is_finished_by_the_next() {
         // The crashed sweep's claim is taken over once its lease has run out.
         let later = (T0 + days * DAY_MS + LEASE_MS + 60_000).to_string();
         let run = |fault: Option<&str>, now: &str| {
-            let mut c = Command::new(env!("CARGO_BIN_EXE_refract"));
+            let mut c = refract();
             c.args(["lifecycle", "run", "--config"])
                 .arg(&config_path)
                 .arg("--policy")
@@ -273,8 +278,8 @@ async fn reindex_rebuilds_the_metadata_from_the_stores() {
     let clock = Clock::manual(T0);
     let (config, state) = populated(&f, data.path(), &clock).await;
     // The smaller half of the variants to cold, so both tiers are indexed.
-    let meta = state.tiers.meta.clone().expect("meta");
-    let mut sizes: Vec<u64> = meta
+    let index = state.tiers.index().cloned().expect("index");
+    let mut sizes: Vec<u64> = index
         .scan("", 100)
         .await
         .expect("scan")
@@ -289,7 +294,7 @@ async fn reindex_rebuilds_the_metadata_from_the_stores() {
     let lc = lifecycle(&state, &policy, &clock);
     clock.advance_ms(8 * DAY_MS);
     lc.run_once().await.expect("demote some");
-    let shape = |rows: Vec<refract_server::meta::Record>| {
+    let shape = |rows: Vec<Record>| {
         let mut v: Vec<_> = rows
             .into_iter()
             .filter(|r| r.class == Class::Variant)
@@ -298,7 +303,7 @@ async fn reindex_rebuilds_the_metadata_from_the_stores() {
         v.sort();
         v
     };
-    let before = shape(lc.meta.scan("", 1000).await.expect("scan"));
+    let before = shape(lc.index.scan("", 1000).await.expect("scan"));
     let (warm, cold) = assert_consistent(&config).await;
     assert!(warm > 0 && cold > 0, "both tiers in use: {warm} {cold}");
     drop((lc, state));
@@ -307,31 +312,32 @@ async fn reindex_rebuilds_the_metadata_from_the_stores() {
     for name in ["meta.db", "meta.db-wal", "meta.db-shm"] {
         let _ = std::fs::remove_file(data.path().join(name));
     }
-    let tiers = Tiers::open(&config, Clock::System).await.expect("tiers");
-    let meta = tiers.meta.clone().expect("meta");
-    assert!(meta.scan("", 10).await.expect("scan").is_empty());
-    let mut ghost = refract_server::tiers::variant_record(
-        "deadbeefdeadbeefdeadbeefdeadbeef",
-        "gone.jpg\nwidth=1\n-",
-        Present::WARM,
-        1,
-        "image/png",
-        T0,
+    let chain = Chain::open(&config, Clock::System, Background::new())
+        .await
+        .expect("tiers");
+    let index = chain.index().cloned().expect("index");
+    assert!(index.scan("", 10).await.expect("scan").is_empty());
+    let gone = VariantKey::new(
+        "gone.jpg",
+        &Spec::parse("width=1").expect("spec"),
+        "",
+        &Encoding::default(),
     );
+    let mut ghost = Record::variant(&gone, Presence::WARM, 1, "image/png", T0);
     ghost.hits = 1;
-    meta.upsert(&ghost).await.expect("ghost");
+    index.upsert(&ghost).await.expect("ghost");
 
     let originals = Originals::from_config(&config).expect("originals");
-    let report = refract_server::reindex::reindex(&originals, &tiers)
+    let report = refract_server::lifecycle::reindex::reindex(&originals, &chain)
         .await
         .expect("reindex");
     assert_eq!((report.variants, report.removed), (6, 1), "{report:?}");
     assert_eq!(report.originals, 6, "every file of the fixture: {report:?}");
-    let after = shape(meta.scan("", 1000).await.expect("scan"));
+    let after = shape(index.scan("", 1000).await.expect("scan"));
     assert_eq!(after, before, "the rebuilt index matches the original one");
-    assert!(meta.get("o/photos/cat.jpg").await.expect("get").is_some());
+    assert!(index.get("o/photos/cat.jpg").await.expect("get").is_some());
     // Running it again changes nothing.
-    let again = refract_server::reindex::reindex(&originals, &tiers)
+    let again = refract_server::lifecycle::reindex::reindex(&originals, &chain)
         .await
         .expect("again");
     assert_eq!(
@@ -340,4 +346,71 @@ async fn reindex_rebuilds_the_metadata_from_the_stores() {
         "{again:?}"
     );
     assert_consistent(&config).await;
+}
+
+#[test]
+fn lifecycle_plan_prints_a_readable_plan_of_the_sample_policy() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let originals = dir.path().join("originals");
+    std::fs::create_dir_all(originals.join("photos")).expect("mkdir");
+    std::fs::create_dir_all(originals.join("tmp")).expect("mkdir");
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples");
+    std::fs::copy(
+        samples.join("bird-20mp.jpg"),
+        originals.join("photos/bird.jpg"),
+    )
+    .expect("copy");
+    std::fs::copy(
+        samples.join("cat-small.jpg"),
+        originals.join("tmp/upload.jpg"),
+    )
+    .expect("copy");
+    let data = dir.path().join("data").display().to_string();
+    let originals = originals.display().to_string();
+    let with_env = |c: &mut Command| {
+        c.env("REFRACT_DATA_DIR", &data)
+            .env("REFRACT_ORIGINALS", &originals)
+            .env("REFRACT_LOG", "warn");
+    };
+    let mut reindex = refract();
+    with_env(reindex.args(["storage", "reindex"]));
+    let out = reindex.output().expect("reindex");
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["originals"], 2, "{report}");
+
+    let plan = |json: bool| {
+        let mut c = refract();
+        with_env(c.args(["lifecycle", "plan", "--policy", "samples/lifecycle.toml"]));
+        c.args(["--now", "2099-01-01"]);
+        if json {
+            c.arg("--json");
+        }
+        let out = c.output().expect("plan");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let table = plan(false);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("RULE"), "{table}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("photo-originals")
+            && l.contains("STANDARD → GLACIER_IR")
+            && l.contains("photos/bird.jpg")),
+        "{table}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("tmp-uploads") && l.contains("expire")),
+        "{table}"
+    );
+    assert!(table.contains("2 actions"), "{table}");
+    assert!(table.contains("2 objects scanned"), "{table}");
+    let json: serde_json::Value = serde_json::from_str(&plan(true)).expect("json plan");
+    assert_eq!(
+        json["actions"].as_array().expect("actions").len(),
+        2,
+        "{json}"
+    );
 }

@@ -8,37 +8,31 @@
 //! Ignored by plain `cargo test`; tests/run.sh runs them with
 //! `cargo test -p refract-server --test s3_lifecycle -- --ignored --test-threads=1`.
 
-mod common;
-// These tests start their own `refract serve` processes (with extra environment), so not all of
-// `support` is used.
-#[allow(dead_code)]
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{mpsc, Arc};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::StatusCode;
 use bytes::Bytes;
-use common::{get, put, send};
-use refract_server::app::{router, AppState, State};
-use refract_server::clock::{Clock, DAY_MS};
+use refract_core::{Spec, VariantKey};
 use refract_server::config::{Config, S3Config};
-use refract_server::lifecycle::apply::{Lifecycle, Report};
+use refract_server::http::router;
+use refract_server::index::{Class, Index, Presence, Record};
 use refract_server::lifecycle::plan::Planned;
+use refract_server::lifecycle::sweep::{Report, Sweeper, LEASE_MS};
 use refract_server::lifecycle::Policy;
-use refract_server::meta::{Class, Meta, Record, Tiers as Present};
-use refract_server::storage::Originals;
+use refract_server::runtime::clock::{Clock, DAY_MS};
+use refract_server::state::{AppState, State};
 use refract_server::tiers::blob::Blob;
-use refract_server::tiers::{variant_id, Tiers};
+use support::app::{get, put, send};
 use support::pg::PgServer;
+use support::process::{sample, Serve, Weed, ACCESS_KEY_ID, BUCKET, SECRET_ACCESS_KEY, TOKEN};
 use support::sigv4::{get_object, head_object, ObjectHead};
-use support::{sample, Weed, ACCESS_KEY_ID, BUCKET, SECRET_ACCESS_KEY, TOKEN};
 
 const REGION: &str = "us-east-1";
 /// The manual clock's start: a day in 2024.
@@ -126,7 +120,7 @@ impl S3 {
     async fn cold_blob(&self, id: &str) -> Option<Blob> {
         let (status, body) = self.get(&format!("variants/{id}")).await;
         match status {
-            200 => Some(Blob::decode(Bytes::from(body)).expect("a cold object is an RFV1 blob")),
+            200 => Some(Blob::decode(Bytes::from(body)).expect("a cold object is an RFV2 blob")),
             404 => None,
             s => panic!("GET variants/{id}: status {s}"),
         }
@@ -156,21 +150,27 @@ fn s3_config(weed: &Weed, data: &Path) -> Config {
 }
 
 async fn open_state(config: &Config, clock: &Clock) -> AppState {
-    let tiers = Tiers::open(config, clock.clone()).await.expect("tiers");
-    let originals = Originals::from_config(config).expect("originals");
-    State::with_tiers(config.clone(), originals, tiers).expect("state")
+    State::open(config.clone(), clock.clone())
+        .await
+        .expect("state")
 }
 
-fn lifecycle(state: &AppState, clock: &Clock) -> Lifecycle {
-    Lifecycle {
+fn lifecycle(state: &AppState, clock: &Clock) -> Sweeper {
+    Sweeper {
         policy: Policy::parse(POLICY).expect("policy"),
-        meta: state.tiers.meta.clone().expect("meta"),
+        index: state.tiers.index().cloned().expect("index"),
         originals: state.originals.clone(),
-        tiers: Arc::clone(&state.tiers),
+        chain: Arc::clone(&state.tiers),
         clock: clock.clone(),
         batch: 2,
-        lease_ms: refract_server::lifecycle::apply::LEASE_MS,
+        lease_ms: LEASE_MS,
     }
+}
+
+/// The identity a server with the default encoder settings gives `/<key>?<query>`.
+fn variant(key: &str, query: &str) -> VariantKey {
+    let spec = Spec::parse_query(query).expect("spec");
+    VariantKey::new(key, &spec, "", &Config::default().transform.policy())
 }
 
 async fn upload(app: &axum::Router, key: &str, body: Vec<u8>) {
@@ -201,7 +201,7 @@ fn triple(rule: &str, action: &str, id: &str) -> (String, String, String) {
     (rule.to_owned(), action.to_owned(), id.to_owned())
 }
 
-async fn row(meta: &Meta, id: &str) -> Record {
+async fn row(meta: &Index, id: &str) -> Record {
     meta.get(id)
         .await
         .expect("meta get")
@@ -211,7 +211,7 @@ async fn row(meta: &Meta, id: &str) -> Record {
 /// A variant made through the router.
 struct Made {
     uri: String,
-    cache_key: String,
+    key: VariantKey,
     id: String,
     bytes: Bytes,
 }
@@ -231,7 +231,7 @@ const VARIANTS: [(&str, &str, (&str, u32, u32)); 4] = [
 /// Reads each variant from memory-less state: the answer comes from `tier` with the same bytes.
 async fn assert_served_from(app: &axum::Router, state: &AppState, made: &[&Made], tier: &str) {
     for m in made {
-        state.tiers.hot.remove(&m.cache_key);
+        state.tiers.discard(&m.key);
         let r = send(app, get(&m.uri)).await;
         assert_eq!(r.status, StatusCode::OK, "{}", m.uri);
         assert_eq!(
@@ -266,8 +266,7 @@ async fn every_rule_action_against_s3() {
     let state = open_state(&config, &clock).await;
     let app = router(state.clone());
     let lc = lifecycle(&state, &clock);
-    let meta = lc.meta.clone();
-    let warm = state.tiers.warm.clone().expect("warm tier");
+    let meta = lc.index.clone();
     let (big, small, logo) = (sample(BIG), sample(SMALL), sample(LOGO));
 
     // Day 0: four originals uploaded through the router, each with its row.
@@ -282,7 +281,7 @@ async fn every_rule_action_against_s3() {
         let r = row(&meta, &format!("o/{key}")).await;
         assert_eq!(
             (r.class, r.key.as_str(), r.tiers, r.size),
-            (Class::Original, key, Present::STORE, body.len() as u64),
+            (Class::Original, key, Presence::STORE, body.len() as u64),
             "{r:?}"
         );
         assert_eq!(
@@ -303,12 +302,11 @@ async fn every_rule_action_against_s3() {
         let r = send(&app, get(&uri)).await;
         assert_eq!(r.status, StatusCode::OK, "{uri}");
         assert_eq!(r.image(), (format.to_owned(), w, h), "{uri}");
-        let canonical = query.replace('&', ",");
-        let cache_key = format!("{key}\n{canonical}\n-");
+        let key = variant(key, query);
         made.push(Made {
             uri,
-            id: variant_id(&cache_key),
-            cache_key,
+            id: key.id().to_owned(),
+            key,
             bytes: r.body,
         });
     }
@@ -316,14 +314,14 @@ async fn every_rule_action_against_s3() {
     state.tiers.flush_access().await;
     for (m, (key, query, _)) in made.iter().zip(VARIANTS) {
         let r = row(&meta, &format!("v/{}", m.id)).await;
-        let spec = format!("{}|-", query.replace('&', ","));
+        let spec = m.key.to_string();
         assert_eq!(
             (r.class, r.key.as_str(), r.spec.as_deref(), r.tiers),
-            (Class::Variant, key, Some(spec.as_str()), Present::WARM),
-            "{r:?}"
+            (Class::Variant, key, Some(spec.as_str()), Presence::WARM),
+            "{r:?} for {query}"
         );
         assert_eq!(r.size, m.bytes.len() as u64);
-        assert!(warm.contains(&m.id));
+        assert!(state.tiers.in_warm(&m.id));
         assert_eq!(s3.cold_blob(&m.id).await, None, "not in cold yet");
     }
     let all: Vec<&Made> = made.iter().collect();
@@ -380,10 +378,10 @@ async fn every_rule_action_against_s3() {
     assert_eq!(report, expected);
     for m in &made {
         let r = row(&meta, &format!("v/{}", m.id)).await;
-        assert_eq!((r.tiers, r.pending.as_deref()), (Present::COLD, None));
-        assert!(!warm.contains(&m.id), "{}: still in warm", m.uri);
+        assert_eq!((r.tiers, r.pending.as_deref()), (Presence::COLD, None));
+        assert!(!state.tiers.in_warm(&m.id), "{}: still in warm", m.uri);
         let blob = s3.cold_blob(&m.id).await.expect("in cold");
-        assert_eq!(blob.cache_key, m.cache_key);
+        assert_eq!(blob.key, m.key);
         assert!(blob.body == m.bytes, "{}: the cold copy differs", m.uri);
     }
     let again = lc.run_once().await.expect("run again");
@@ -392,7 +390,7 @@ async fn every_rule_action_against_s3() {
     assert_served_from(&app, &state, &all, "cold").await;
     for m in &made {
         let r = row(&meta, &format!("v/{}", m.id)).await;
-        assert_eq!(r.tiers, Present::COLD.with(Present::WARM), "{r:?}");
+        assert_eq!(r.tiers, Presence::COLD.with(Presence::WARM), "{r:?}");
         assert_eq!((r.last_access_ms, r.hits), (T0 + 8 * DAY_MS, 1), "{r:?}");
     }
 
@@ -464,11 +462,11 @@ async fn every_rule_action_against_s3() {
     for m in &made[..3] {
         assert_eq!(meta.get(&format!("v/{}", m.id)).await.expect("get"), None);
         assert_eq!(s3.head(&format!("variants/{}", m.id)).await.status, 404);
-        assert!(!warm.contains(&m.id));
-        assert!(state.tiers.hot.get(&m.cache_key).is_none());
+        assert!(!state.tiers.in_warm(&m.id));
+        assert!(!state.tiers.in_memory(&m.id));
     }
     let kept = row(&meta, &format!("v/{}", made[3].id)).await;
-    assert_eq!(kept.tiers, Present::COLD);
+    assert_eq!(kept.tiers, Presence::COLD);
     assert!(s3.cold_blob(&made[3].id).await.expect("in cold").body == made[3].bytes);
     s3.assert_original("photos/big.jpg", Some("STANDARD_IA"), &big)
         .await;
@@ -506,15 +504,9 @@ async fn every_rule_action_against_s3() {
     );
 }
 
-/// A `refract` command with none of this process's `REFRACT_*` variables (a stray one would be
-/// read as configuration) and `env` added.
+/// `refract` with `env` added to a clean environment (see `support::process::refract`).
 fn refract(env: &[(String, String)]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_refract"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("REFRACT_") {
-            c.env_remove(name);
-        }
-    }
+    let mut c = support::process::refract();
     c.envs(env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null());
     c
 }
@@ -566,8 +558,7 @@ async fn storage_class_change_survives_a_kill() {
         std::fs::write(&config_path, toml::to_string(&config).expect("toml")).expect("config");
         let now = (T0 + 31 * DAY_MS).to_string();
         // The killed sweep's claim is taken over once its lease (10 minutes) has run out.
-        let later =
-            (T0 + 31 * DAY_MS + refract_server::lifecycle::apply::LEASE_MS + 60_000).to_string();
+        let later = (T0 + 31 * DAY_MS + LEASE_MS + 60_000).to_string();
         let run_at = |fault: Option<&str>, now: &str| {
             let mut c = refract(&[]);
             c.args(["lifecycle", "run", "--config"])
@@ -586,9 +577,9 @@ async fn storage_class_change_survives_a_kill() {
         assert_eq!(killed.status.signal(), Some(9), "{step}: {killed:?}");
         // Half done: the row is claimed and still says STANDARD; S3 has the old or the new
         // class, and the original reads back whole either way.
-        let meta = Meta::open(&config.meta_url().expect("meta url"))
+        let meta = Index::open(&config.meta_url().expect("meta url"))
             .await
-            .expect("meta");
+            .expect("index");
         let r = row(&meta, &id).await;
         assert!(r.pending.is_some(), "{step}: {r:?}");
         assert_eq!(r.storage_class, "STANDARD", "{step}");
@@ -625,86 +616,6 @@ async fn storage_class_change_survives_a_kill() {
     );
 }
 
-/// A `refract serve` started with `env`, stopped (SIGTERM by PID) on drop.
-struct Server {
-    child: Option<Child>,
-    log: PathBuf,
-    http: SocketAddr,
-}
-
-impl Server {
-    fn start(log: PathBuf, env: &[(String, String)]) -> Server {
-        let stderr = std::fs::File::create(&log).expect("create log");
-        let mut child = refract(env)
-            .arg("serve")
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn refract serve");
-        // A thread reads the ready line (so a silent server cannot hang the test), then drains
-        // stdout.
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let _ = tx.send(lines.next());
-            for _ in lines {}
-        });
-        let mut server = Server {
-            child: Some(child),
-            log,
-            http: SocketAddr::from(([127, 0, 0, 1], 0)),
-        };
-        let line = match rx.recv_timeout(DEADLINE) {
-            Ok(Some(Ok(line))) => line,
-            other => panic!("refract serve printed no ready line: {other:?}"),
-        };
-        assert!(
-            line.starts_with("refract listening "),
-            "unexpected ready line {line:?}"
-        );
-        server.http = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("http="))
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no http= in {line:?}"));
-        server
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.http)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        if std::thread::panicking() {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            let lines: Vec<&str> = log.lines().collect();
-            eprintln!(
-                "--- {} (last lines) ---\n{}",
-                self.log.display(),
-                lines[lines.len().saturating_sub(30)..].join("\n")
-            );
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + DEADLINE;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(POLL);
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
 async fn fetch(request: reqwest::RequestBuilder) -> (u16, Vec<u8>) {
     let resp = request.send().await.expect("request");
     let status = resp.status().as_u16();
@@ -718,7 +629,7 @@ fn image(bytes: &[u8]) -> (String, u32, u32) {
 }
 
 /// Polls the row `id` until `done` holds, bounded by `DEADLINE`.
-async fn poll_row(meta: &Meta, id: &str, done: impl Fn(&Record) -> bool) -> Record {
+async fn poll_row(meta: &Index, id: &str, done: impl Fn(&Record) -> bool) -> Record {
     let deadline = Instant::now() + DEADLINE;
     loop {
         let r = meta.get(id).await.expect("meta get");
@@ -794,10 +705,16 @@ async fn two_instances_share_postgres_and_a_bucket() {
         env
     };
     let (env_a, env_b) = (instance_env("a"), instance_env("b"));
-    let a = Server::start(root.path().join("a.log"), &env_a);
-    let b = Server::start(root.path().join("b.log"), &env_b);
-    let client = support::client();
-    let meta = Meta::open(&pg.url).await.expect("open PostgreSQL");
+    let start = |name: &str, env: &[(String, String)]| {
+        let dir = root.path().join(name);
+        std::fs::create_dir_all(&dir).expect("instance dir");
+        env.iter()
+            .fold(Serve::new(&dir), |serve, (k, v)| serve.env(k, v))
+            .start()
+    };
+    let (a, b) = (start("a", &env_a), start("b", &env_b));
+    let client = support::process::client();
+    let meta = Index::open(&pg.url).await.expect("open PostgreSQL");
     assert_eq!(meta.backend(), "postgres");
 
     // Uploads through A: in the bucket, and a row in PostgreSQL at once.
@@ -816,7 +733,7 @@ async fn two_instances_share_postgres_and_a_bucket() {
         let r = row(&meta, &format!("o/{key}")).await;
         assert_eq!(
             (r.class, r.key.as_str(), r.tiers, r.size, r.hits),
-            (Class::Original, key, Present::STORE, body.len() as u64, 0),
+            (Class::Original, key, Presence::STORE, body.len() as u64, 0),
             "{r:?}"
         );
         assert_eq!(
@@ -840,22 +757,26 @@ async fn two_instances_share_postgres_and_a_bucket() {
         assert_eq!(status, 200);
         assert_eq!(image(&body).0, "png");
         assert_eq!(image(&body).1, w);
-        variant_ids.push(format!(
-            "v/{}",
-            variant_id(&format!("photos/cat.jpg\nwidth={w},format=png\n-"))
-        ));
+        let id = variant("photos/cat.jpg", &format!("width={w}&format=png"))
+            .id()
+            .to_owned();
+        variant_ids.push(Record::variant_id(&id));
     }
     let (status, body) = fetch(client.get(b.url("/photos/logo.png?width=64&format=png"))).await;
     assert_eq!(status, 200);
     assert_eq!(image(&body), ("png".to_owned(), 64, 64));
-    variant_ids.push(format!(
-        "v/{}",
-        variant_id("photos/logo.png\nwidth=64,format=png\n-")
-    ));
+    let id = variant("photos/logo.png", "width=64&format=png")
+        .id()
+        .to_owned();
+    variant_ids.push(Record::variant_id(&id));
     // B writes each variant to its warm tier and PostgreSQL in the background.
     for id in &variant_ids {
         let r = poll_row(&meta, id, |_| true).await;
-        assert_eq!((r.class, r.tiers), (Class::Variant, Present::WARM), "{r:?}");
+        assert_eq!(
+            (r.class, r.tiers),
+            (Class::Variant, Presence::WARM),
+            "{r:?}"
+        );
     }
     // A second read of one variant is a hit in B's memory; B flushes its accesses every 200 ms.
     let (status, _) = fetch(client.get(b.url("/photos/cat.jpg?width=100&format=png"))).await;
@@ -952,7 +873,7 @@ async fn two_instances_share_postgres_and_a_bucket() {
         let r = row(&meta, id).await;
         assert_eq!(
             (r.tiers, r.pending.as_deref()),
-            (Present::COLD, None),
+            (Presence::COLD, None),
             "{r:?}"
         );
         let blob = s3

@@ -3,7 +3,11 @@
 //! A [`Spec`] is parsed once from either URL grammar (see [`Spec::parse_query`],
 //! [`Spec::parse_options`]) and written back by `Display` in its canonical form: options in a
 //! fixed order, defaults omitted, comma-separated. `Spec::parse(&spec.to_string()) == Ok(spec)`
-//! always holds, so the canonical string is the variant's cache key everywhere.
+//! always holds, so the canonical string is part of every variant's identity
+//! ([`crate::VariantKey`]).
+//!
+//! Why this file is over 400 lines: it is the spec's types and their canonical spelling side by
+//! side, one block per option, so that adding an option touches one place in this file.
 
 mod parse;
 

@@ -6,6 +6,9 @@
 //!
 //! Keys come from an allow-list with Cloudflare's names and aliases. Unknown keys, duplicates
 //! (an alias and its long name count as the same key) and bad values are errors naming the key.
+//!
+//! Why this file is over 400 lines: it is one grammar, the allow-list of keys and the value
+//! parser of each, which read best as one table.
 
 use super::{
     Fit, Flip, Format, Gravity, Metadata, Quality, Rgba, Rotate, Spec, Trim, MAX_DIMENSION,

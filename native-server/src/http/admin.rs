@@ -5,9 +5,9 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::metrics as m;
+use crate::state::AppState;
 
 /// `/health`: the process is alive and serving.
 pub async fn health() -> &'static str {
@@ -27,12 +27,12 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let handle = m::handle();
     metrics::gauge!(m::QUEUE_DEPTH).set(state.pool.queued() as f64);
     metrics::gauge!(m::IN_FLIGHT).set(state.pool.running() as f64);
-    let tiers = &state.tiers;
-    metrics::gauge!(m::CACHE_BYTES, "tier" => "memory").set(tiers.hot.bytes() as f64);
-    metrics::gauge!(m::CACHE_ENTRIES, "tier" => "memory").set(tiers.hot.len() as f64);
-    if let Some(warm) = &tiers.warm {
-        metrics::gauge!(m::CACHE_BYTES, "tier" => "warm").set(warm.bytes() as f64);
-        metrics::gauge!(m::CACHE_ENTRIES, "tier" => "warm").set(warm.len() as f64);
+    let usage = state.tiers.usage();
+    metrics::gauge!(m::CACHE_BYTES, "tier" => "memory").set(usage.memory_bytes as f64);
+    metrics::gauge!(m::CACHE_ENTRIES, "tier" => "memory").set(usage.memory_entries as f64);
+    if let Some((bytes, entries)) = usage.warm {
+        metrics::gauge!(m::CACHE_BYTES, "tier" => "warm").set(bytes as f64);
+        metrics::gauge!(m::CACHE_ENTRIES, "tier" => "warm").set(entries as f64);
     }
     let mut res = handle.render().into_response();
     res.headers_mut().insert(

@@ -1,25 +1,27 @@
 //! `GET`/`HEAD` of images: `/<key>?<options>` and `/cdn-cgi/image/<options>/<key>`.
 //!
-//! Order of work, cheapest first: resolve the URL (grammar, key, presets, signature) → memory
-//! cache → `If-None-Match` against the original's current ETag (a `HEAD` on storage, no
-//! transform) → one coalesced transform per (key, canonical spec, negotiated format) on the CPU
-//! pool → cache and answer. The whole request runs under the configured deadline.
+//! Order of work, cheapest first: resolve the URL (grammar, key, presets, signature) → the
+//! variant's identity ([`VariantKey`]) → the tiers → `If-None-Match` against the ETag of the
+//! original's current version (a `HEAD` on storage, no transform) → one coalesced transform
+//! per variant on the CPU pool → keep and answer. The whole request runs under the configured
+//! deadline.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::Request;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::StreamExt;
-use refract_core::negotiate::preference;
-use refract_core::{Format, Spec};
+use refract_core::{Format, Spec, VariantKey};
 
-use crate::app::{AppState, Shared, Variant};
+use super::reply::{header_str, not_modified, quote, respond, validators, Reply};
 use crate::error::ApiError;
 use crate::metrics as m;
-use crate::storage::StorageError;
+use crate::originals::StorageError;
+use crate::state::{AppState, Shared};
+use crate::tiers::Variant;
 
 /// Serves one image request; never fails (errors become JSON responses).
 pub async fn handle(state: AppState, req: Request) -> Response {
@@ -38,14 +40,6 @@ pub async fn handle(state: AppState, req: Request) -> Response {
             ApiError::deadline().into_response()
         }
     }
-}
-
-/// How a response should be labelled, besides its bytes.
-struct Reply<'a> {
-    head: bool,
-    if_none_match: Option<&'a str>,
-    vary_accept: bool,
-    cache_control: &'a str,
 }
 
 async fn serve(
@@ -74,58 +68,48 @@ async fn serve(
 
     let accept = header_str(headers, &header::ACCEPT).map(str::to_owned);
     reply.vary_accept = spec.format == Some(Format::Auto);
-    let class = match reply.vary_accept {
-        true => preference(accept.as_deref().unwrap_or("")).as_str(),
-        false => "-",
-    };
-    let canonical = spec.to_string();
-    let cache_key = format!("{key}\n{canonical}\n{class}");
+    let variant = VariantKey::new(&key, &spec, accept.as_deref().unwrap_or(""), &state.policy);
 
-    if let Some((v, tier)) = state.tiers.lookup(&cache_key).await {
+    if let Some((v, tier)) = state.tiers.lookup(&variant).await {
         if still_valid(state, &key, &v).await? {
             metrics::counter!(m::CACHE_HITS, "tier" => tier.as_str()).increment(1);
             let timing = format!("cache;desc=\"{}\"", tier.as_str());
             return Ok(respond(&v, &reply, &timing));
         }
-        state.tiers.hot.remove(&cache_key);
+        state.tiers.discard(&variant);
     }
     metrics::counter!(m::CACHE_MISSES).increment(1);
 
     if let Some(inm) = if_none_match {
-        // Answer a revalidation from the original's ETag alone: no fetch, no transform.
-        let meta = state.originals.head(&key).await?;
-        let etag = refract_core::etag::variant(&meta.etag, &canonical, class);
+        // Answer a revalidation from the original's version alone: no fetch, no transform.
+        let head = state.originals.head(&key).await?;
+        let etag = variant.etag(&head.etag);
         if refract_core::etag::matches(inm, &etag) {
             return Ok(not_modified(&etag, &reply));
         }
     }
 
+    let flight = variant.id().to_owned();
     let job = Job {
         state: Arc::clone(state),
-        key,
+        variant,
         spec,
         accept,
-        canonical,
-        class,
-        cache_key: cache_key.clone(),
     };
-    let (result, shared) = state.flights.run(cache_key, || job.produce()).await;
+    let (result, shared) = state.flights.run(flight, || job.produce()).await;
     if shared {
         metrics::counter!(m::COALESCED).increment(1);
     }
-    let variant = result?;
-    Ok(respond(&variant, &reply, &variant.server_timing))
+    let made = result?;
+    Ok(respond(&made, &reply, &made.server_timing))
 }
 
 /// One transform, run by the first of the identical concurrent requests.
 struct Job {
     state: AppState,
-    key: String,
+    variant: VariantKey,
     spec: Spec,
     accept: Option<String>,
-    canonical: String,
-    class: &'static str,
-    cache_key: String,
 }
 
 impl Job {
@@ -137,12 +121,11 @@ impl Job {
             return Err(ApiError::overloaded());
         };
         let started = Instant::now();
-        let original = state.originals.get(&self.key).await?;
+        let original = state.originals.get(self.variant.key()).await?;
         let fetch = started.elapsed();
         metrics::counter!(m::BYTES_IN).increment(original.bytes.len() as u64);
         metrics::histogram!(m::STAGE_DURATION, "stage" => "fetch").record(fetch.as_secs_f64());
 
-        let etag = refract_core::etag::variant(&original.meta.etag, &self.canonical, self.class);
         let (limits, policy) = (state.limits, state.policy);
         let (input, spec, accept) = (original.bytes, self.spec, self.accept);
         let output = state
@@ -152,13 +135,13 @@ impl Job {
                     limits,
                     accept: accept.as_deref(),
                     policy,
-                    clock: Some(crate::clock::monotonic_ms),
+                    clock: Some(crate::runtime::clock::monotonic_ms),
                 };
                 refract_core::transform(&input, &spec, &ctx)
             })
             .await
             .inspect_err(|e| {
-                if *e == crate::pool::PoolError::Busy {
+                if *e == crate::runtime::pool::PoolError::Busy {
                     metrics::counter!(m::REJECTED, "reason" => "overloaded").increment(1);
                 }
             })??;
@@ -178,15 +161,14 @@ impl Job {
             t.resize_ms,
             t.encode_ms
         );
-        let variant = Arc::new(Variant {
-            bytes: Bytes::from(output.bytes),
-            content_type: output.format.content_type().to_owned(),
-            etag,
-            original_etag: original.meta.etag,
+        let variant = Arc::new(Variant::made(
+            self.variant,
+            original.meta.etag,
+            Bytes::from(output.bytes),
+            output.format.content_type(),
             server_timing,
-            checked: std::sync::Mutex::new(Some(Instant::now())),
-        });
-        state.tiers.store(&self.cache_key, &variant);
+        ));
+        state.tiers.store(&variant);
         Ok(variant)
     }
 }
@@ -195,13 +177,12 @@ impl Job {
 /// matches. While storage is unreachable, the cached result is served as it is.
 async fn still_valid(state: &AppState, key: &str, v: &Variant) -> Result<bool, ApiError> {
     let max_age = Duration::from_secs(state.config.cache.revalidate_secs);
-    let checked = *v.checked.lock().unwrap_or_else(|p| p.into_inner());
-    if checked.is_some_and(|t| t.elapsed() < max_age) {
+    if v.checked().is_some_and(|t| t.elapsed() < max_age) {
         return Ok(true);
     }
     match state.originals.head(key).await {
-        Ok(meta) if meta.etag == v.original_etag => {
-            *v.checked.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        Ok(head) if head.etag == v.version => {
+            v.confirm();
             Ok(true)
         }
         Ok(_) => Ok(false),
@@ -213,8 +194,8 @@ async fn still_valid(state: &AppState, key: &str, v: &Variant) -> Result<bool, A
 /// The original, untouched.
 async fn original(state: &AppState, key: &str, reply: &Reply<'_>) -> Result<Response, ApiError> {
     if let Some(inm) = reply.if_none_match {
-        let meta = state.originals.head(key).await?;
-        let etag = quote(&meta.etag);
+        let head = state.originals.head(key).await?;
+        let etag = quote(&head.etag);
         if refract_core::etag::matches(inm, &etag) {
             return Ok(not_modified(&etag, reply));
         }
@@ -246,58 +227,4 @@ async fn original(state: &AppState, key: &str, reply: &Reply<'_>) -> Result<Resp
     }
     validators(h, &etag, reply);
     Ok(res)
-}
-
-fn respond(v: &Variant, reply: &Reply<'_>, server_timing: &str) -> Response {
-    if reply
-        .if_none_match
-        .is_some_and(|inm| refract_core::etag::matches(inm, &v.etag))
-    {
-        return not_modified(&v.etag, reply);
-    }
-    let body = if reply.head {
-        axum::body::Body::empty()
-    } else {
-        metrics::counter!(m::BYTES_OUT).increment(v.bytes.len() as u64);
-        axum::body::Body::from(v.bytes.clone())
-    };
-    let mut res = Response::new(body);
-    let h = res.headers_mut();
-    if let Ok(ct) = HeaderValue::from_str(&v.content_type) {
-        h.insert(header::CONTENT_TYPE, ct);
-    }
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(v.bytes.len()));
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("none"));
-    if let Ok(st) = HeaderValue::from_str(server_timing) {
-        h.insert("server-timing", st);
-    }
-    validators(h, &v.etag, reply);
-    res
-}
-
-fn not_modified(etag: &str, reply: &Reply<'_>) -> Response {
-    let mut res = StatusCode::NOT_MODIFIED.into_response();
-    validators(res.headers_mut(), etag, reply);
-    res
-}
-
-/// Headers a 200 and a 304 share.
-fn validators(h: &mut HeaderMap, etag: &str, reply: &Reply<'_>) {
-    if let Ok(etag) = HeaderValue::from_str(etag) {
-        h.insert(header::ETAG, etag);
-    }
-    if let Ok(cc) = HeaderValue::from_str(reply.cache_control) {
-        h.insert(header::CACHE_CONTROL, cc);
-    }
-    if reply.vary_accept {
-        h.insert(header::VARY, HeaderValue::from_static("Accept"));
-    }
-}
-
-fn quote(etag: &str) -> String {
-    format!("\"{etag}\"")
-}
-
-fn header_str<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
 }

@@ -1,5 +1,90 @@
-//! HTTP handlers, one file per concern.
+//! The application as a route table: the image listener and the admin listener, built from
+//! the shared [`State`](crate::state::State); one file per concern below.
+//!
+//! `refract serve` serves [`router`] and [`admin_router`]; tests call the same functions and
+//! drive them with `oneshot`.
 
 pub mod admin;
 pub mod delivery;
+mod reply;
 pub mod upload;
+
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::http::Method;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::error::{ApiError, Code};
+use crate::metrics as m;
+use crate::state::AppState;
+
+/// The image listener: delivery (both grammars), upload and delete.
+pub fn router(state: AppState) -> Router {
+    m::handle();
+    // Multipart uploads go through axum's extractor, whose body limit must admit the largest
+    // original plus the form's framing; the handler enforces the exact limit itself.
+    let body_limit = usize::try_from(state.limits.max_input_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(64 * 1024);
+    Router::new()
+        .fallback(by_method)
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(track))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}
+
+/// The admin listener: `/health`, `/ready`, `/metrics`.
+pub fn admin_router(state: AppState) -> Router {
+    m::handle();
+    Router::new()
+        .route("/health", get(admin::health))
+        .route("/ready", get(admin::ready))
+        .route("/metrics", get(admin::metrics))
+        .with_state(state)
+}
+
+async fn by_method(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+) -> Response {
+    match *req.method() {
+        Method::GET | Method::HEAD => delivery::handle(state, req).await,
+        Method::PUT => upload::put(state, req).await,
+        Method::DELETE => upload::delete(state, req).await,
+        _ => ApiError::new(Code::MethodNotAllowed, "use GET, HEAD, PUT or DELETE").into_response(),
+    }
+}
+
+/// Counts every request by route and status and times it.
+async fn track(req: Request, next: Next) -> Response {
+    let route = route_label(req.method(), req.uri().path());
+    let start = Instant::now();
+    let res = next.run(req).await;
+    let status = res.status().as_u16().to_string();
+    metrics::counter!(m::REQUESTS, "route" => route, "status" => status).increment(1);
+    metrics::histogram!(m::REQUEST_DURATION, "route" => route)
+        .record(start.elapsed().as_secs_f64());
+    res
+}
+
+fn route_label(method: &Method, path: &str) -> &'static str {
+    match *method {
+        Method::PUT => "upload",
+        Method::DELETE => "delete",
+        Method::GET | Method::HEAD if path.starts_with(refract_core::url::CDN_CGI_PREFIX) => {
+            "cdn_cgi"
+        }
+        Method::GET | Method::HEAD => "image",
+        _ => "other",
+    }
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal("the request handler panicked").into_response()
+}

@@ -11,9 +11,9 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use refract_core::url::{decode_key, CDN_CGI_PREFIX};
 
-use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::metrics as m;
+use crate::state::AppState;
 
 pub async fn put(state: AppState, req: Request) -> Response {
     put_inner(state, req)
@@ -49,11 +49,7 @@ async fn put_inner(state: AppState, req: Request) -> Result<Response, ApiError> 
         read_capped(req.into_body(), limit).await?
     };
     if bytes.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "empty_body",
-            "the upload is empty",
-        ));
+        return Err(ApiError::new(Code::EmptyBody, "the upload is empty"));
     }
     let header = refract_core::decode::probe(&bytes, &state.limits)?;
     let size = bytes.len();
@@ -62,28 +58,10 @@ async fn put_inner(state: AppState, req: Request) -> Result<Response, ApiError> 
         .put(&key, bytes, header.format.mime_type())
         .await?;
     metrics::counter!(m::BYTES_IN).increment(size as u64);
-    state.tiers.purge_memory(&key);
-    if let Some(meta) = &state.tiers.meta {
-        let now = state.tiers.clock.now_ms();
-        let record = crate::meta::Record {
-            id: crate::tiers::original_record_id(&key),
-            class: crate::meta::Class::Original,
-            key: key.clone(),
-            spec: None,
-            tiers: crate::meta::Tiers::STORE,
-            size: size as u64,
-            content_type: header.format.mime_type().to_owned(),
-            storage_class: "STANDARD".into(),
-            created_ms: now,
-            last_access_ms: now,
-            hits: 0,
-            pending: None,
-        };
-        // The object is stored; a metadata failure is repaired by `refract storage reindex`.
-        if let Err(e) = meta.upsert(&record).await {
-            tracing::warn!("metadata for upload {key}: {e}");
-        }
-    }
+    state
+        .tiers
+        .original_stored(&key, size as u64, header.format.mime_type())
+        .await;
     let body = serde_json::json!({
         "key": key,
         "size": size,
@@ -103,11 +81,9 @@ async fn delete_inner(state: AppState, req: Request) -> Result<Response, ApiErro
     authorize(&state, req.headers())?;
     let key = key_of(&req)?;
     state.originals.delete(&key).await?;
-    state.tiers.purge_memory(&key);
-    if let Some(meta) = &state.tiers.meta {
-        if let Err(e) = meta.delete(&crate::tiers::original_record_id(&key)).await {
-            tracing::warn!("metadata for delete {key}: {e}");
-        }
+    // The object is gone; an index failure is repaired by `refract storage reindex`.
+    if let Err(e) = state.tiers.original_deleted(&key).await {
+        tracing::warn!("index row for delete {key}: {e}");
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -116,14 +92,14 @@ async fn delete_inner(state: AppState, req: Request) -> Result<Response, ApiErro
 fn key_of(req: &Request) -> Result<String, ApiError> {
     let path = req.uri().path();
     if path.starts_with(CDN_CGI_PREFIX) {
-        return Err(ApiError::bad_key(
+        return Err(ApiError::new(
+            Code::BadKey,
             "keys under cdn-cgi/image/ are reserved for transforms",
         ));
     }
     if req.uri().query().is_some_and(|q| !q.is_empty()) {
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "options_not_allowed",
+            Code::OptionsNotAllowed,
             "uploads and deletes take no query options",
         ));
     }
@@ -133,8 +109,7 @@ fn key_of(req: &Request) -> Result<String, ApiError> {
 fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(token) = state.config.upload.token.as_deref() else {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "uploads_disabled",
+            Code::UploadsDisabled,
             "uploads and deletes are disabled: no upload.token is configured",
         ));
     };
@@ -157,18 +132,13 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 fn too_large(limit: u64) -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "input_too_large",
+        Code::InputTooLarge,
         format!("the upload is larger than the {limit}-byte input limit"),
     )
 }
 
 fn read_error(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "bad_body",
-        format!("cannot read the request body: {e}"),
-    )
+    ApiError::new(Code::BadBody, format!("cannot read the request body: {e}"))
 }
 
 /// Reads a body, failing as soon as it passes `limit` bytes.
@@ -204,8 +174,7 @@ async fn read_multipart(req: Request, limit: u64) -> Result<Bytes, ApiError> {
         return Ok(buf.freeze());
     }
     Err(ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "missing_file",
+        Code::MissingFile,
         "the form has no file field",
     ))
 }

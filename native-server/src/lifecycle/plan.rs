@@ -3,9 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Action, Policy, Rule};
-use crate::clock::DAY_MS;
-use crate::meta::{Class, Record, Tiers};
+use super::policy::{is_colder, Action, Policy, Rule};
+use crate::index::{Class, Presence as Tiers, Record};
+use crate::runtime::clock::DAY_MS;
 
 /// What the sweeper would do to one object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -123,7 +123,7 @@ pub fn plan_record(policy: &Policy, r: &Record, now_ms: i64) -> Option<Planned> 
     // The chosen transition may already be done, or the object already colder (classes
     // only move down): then nothing changes.
     best.map(|(_, p)| p).filter(|p| match &p.op {
-        Op::SetStorageClass { from, to } => super::is_colder(from, to),
+        Op::SetStorageClass { from, to } => is_colder(from, to),
         _ => true,
     })
 }

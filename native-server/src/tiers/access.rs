@@ -1,11 +1,11 @@
-//! Accesses recorded in memory and flushed to the metadata store in batches: one write per
+//! Accesses recorded in memory and flushed to the index in batches: one write per
 //! object per flush instead of one per request. A crash loses at most one interval of access
 //! times, never an object.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::meta::{Access, Meta};
+use crate::index::{Access, Index};
 
 #[derive(Debug, Default)]
 pub struct AccessLog {
@@ -35,7 +35,7 @@ impl AccessLog {
     }
 
     /// Writes everything recorded so far; on failure the batch is put back for the next try.
-    pub async fn flush(&self, meta: &Meta) -> crate::meta::Result<usize> {
+    pub async fn flush(&self, index: &Index) -> crate::index::Result<usize> {
         let batch: Vec<(String, (i64, u64))> = {
             let mut map = self.pending.lock().unwrap_or_else(|p| p.into_inner());
             map.drain().collect()
@@ -51,7 +51,7 @@ impl AccessLog {
                 hits: *n,
             })
             .collect();
-        match meta.record_access(&accesses).await {
+        match index.record_access(&accesses).await {
             Ok(()) => Ok(batch.len()),
             Err(e) => {
                 let mut map = self.pending.lock().unwrap_or_else(|p| p.into_inner());

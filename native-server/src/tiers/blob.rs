@@ -1,35 +1,34 @@
 //! How a variant is written to the warm and cold tiers: a small self-describing header, then
-//! the image bytes. The header carries what a response needs (content type, ETag, the
-//! original's ETag) and the cache key, so a tier can be read, and the metadata store rebuilt,
-//! without any other record: local directories keep no object attributes.
+//! the image bytes. The header holds the variant's identity (its [`VariantKey`] and the
+//! original's version) and its content type: everything a response needs (the ETag comes from
+//! the identity), and everything `refract storage reindex` needs to rebuild the index, since
+//! local directories keep no object attributes.
 //!
-//! Layout: `RFV1`, then four length-prefixed (u32 big-endian) UTF-8 fields: cache key, content
-//! type, ETag, original ETag; then the body to the end.
+//! Layout: `RFV2`, then three length-prefixed (u32 big-endian) UTF-8 fields: the variant key's
+//! spelling, the original's version, the content type; then the body to the end. Blobs of the
+//! first layout (`RFV1`, whose key lacked the encoder settings) do not decode: they are misses.
 
 use bytes::Bytes;
+use refract_core::VariantKey;
 
-const MAGIC: &[u8; 4] = b"RFV1";
+const MAGIC: &[u8; 4] = b"RFV2";
 /// No header field is longer than this (keys are at most 1 KiB, specs a few hundred bytes).
 const MAX_FIELD: usize = 64 * 1024;
 
 /// A variant as stored in a lower tier.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blob {
-    pub cache_key: String,
+    pub key: VariantKey,
+    /// The original's ETag (unquoted) the variant was made from.
+    pub version: String,
     pub content_type: String,
-    pub etag: String,
-    pub original_etag: String,
     pub body: Bytes,
 }
 
 impl Blob {
     pub fn encode(&self) -> Vec<u8> {
-        let fields = [
-            &self.cache_key,
-            &self.content_type,
-            &self.etag,
-            &self.original_etag,
-        ];
+        let spelled = self.key.to_string();
+        let fields = [&spelled, &self.version, &self.content_type];
         let header: usize = fields.iter().map(|f| 4 + f.len()).sum();
         let mut out = Vec::with_capacity(4 + header + self.body.len());
         out.extend_from_slice(MAGIC);
@@ -44,14 +43,11 @@ impl Blob {
 
     /// Bytes the header takes before the body.
     pub fn header_len(&self) -> usize {
-        4 + 16
-            + self.cache_key.len()
-            + self.content_type.len()
-            + self.etag.len()
-            + self.original_etag.len()
+        4 + 12 + self.key.to_string().len() + self.version.len() + self.content_type.len()
     }
 
-    /// Parses a stored blob; `None` for anything that is not one (a torn or foreign file).
+    /// Parses a stored blob; `None` for anything that is not one (a torn or foreign file, or
+    /// the first layout).
     pub fn decode(bytes: Bytes) -> Option<Blob> {
         if bytes.get(..4)? != MAGIC {
             return None;
@@ -66,13 +62,11 @@ impl Blob {
             at += 4 + len;
             Some(s.to_owned())
         };
-        let (cache_key, content_type, etag, original_etag) =
-            (field()?, field()?, field()?, field()?);
+        let (key, version, content_type) = (field()?, field()?, field()?);
         Some(Blob {
-            cache_key,
+            key: key.parse().ok()?,
+            version,
             content_type,
-            etag,
-            original_etag,
             body: bytes.slice(at..),
         })
     }
@@ -82,13 +76,22 @@ impl Blob {
 mod tests {
     use super::*;
 
+    pub(crate) fn key() -> VariantKey {
+        let spec = refract_core::Spec::parse("width=10,format=webp").expect("spec");
+        VariantKey::new(
+            "photos/cat.jpg",
+            &spec,
+            "",
+            &refract_core::Policy::default(),
+        )
+    }
+
     #[test]
     fn round_trips_and_refuses_garbage() {
         let b = Blob {
-            cache_key: "photos/cat.jpg\nwidth=10\n-".into(),
+            key: key(),
+            version: "o1".into(),
             content_type: "image/webp".into(),
-            etag: "\"abc\"".into(),
-            original_etag: "o1".into(),
             body: Bytes::from_static(b"RIFF....WEBP"),
         };
         let enc = b.encode();
@@ -105,8 +108,26 @@ mod tests {
             Blob::decode(Bytes::from_static(b"\xff\xd8\xff\xe0 jpeg")),
             None
         );
-        let mut huge = b"RFV1".to_vec();
+        let mut huge = b"RFV2".to_vec();
         huge.extend_from_slice(&u32::MAX.to_be_bytes());
         assert_eq!(Blob::decode(Bytes::from(huge)), None);
+        // A header whose key is not a variant key.
+        let mut bad = b"RFV2".to_vec();
+        for f in ["photos/cat.jpg\nwidth=10\n-", "o1", "image/webp"] {
+            bad.extend_from_slice(&(f.len() as u32).to_be_bytes());
+            bad.extend_from_slice(f.as_bytes());
+        }
+        assert_eq!(Blob::decode(Bytes::from(bad)), None);
+    }
+
+    #[test]
+    fn blobs_of_the_first_layout_are_not_read() {
+        let mut old = b"RFV1".to_vec();
+        for f in ["cat.jpg\nwidth=10\n-", "image/webp", "\"e\"", "o1"] {
+            old.extend_from_slice(&(f.len() as u32).to_be_bytes());
+            old.extend_from_slice(f.as_bytes());
+        }
+        old.extend_from_slice(b"RIFF");
+        assert_eq!(Blob::decode(Bytes::from(old)), None);
     }
 }

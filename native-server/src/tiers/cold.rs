@@ -11,7 +11,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use super::blob::Blob;
-use crate::storage::StorageError;
+use super::TierError;
 
 #[derive(Debug, Clone)]
 pub struct Cold {
@@ -36,17 +36,17 @@ impl Cold {
     async fn bounded<T>(
         &self,
         call: impl std::future::Future<Output = object_store::Result<T>>,
-    ) -> Result<Option<T>, StorageError> {
+    ) -> Result<Option<T>, TierError> {
         match tokio::time::timeout(self.timeout, call).await {
-            Err(_) => Err(StorageError::Unavailable("cold tier timed out".into())),
+            Err(_) => Err(TierError::Cold("cold tier timed out".into())),
             Ok(Err(object_store::Error::NotFound { .. })) => Ok(None),
-            Ok(Err(e)) => Err(StorageError::Unavailable(e.to_string())),
+            Ok(Err(e)) => Err(TierError::Cold(e.to_string())),
             Ok(Ok(v)) => Ok(Some(v)),
         }
     }
 
     /// The variant, or `None` when it is not in this tier (or unreadable).
-    pub async fn get(&self, id: &str) -> Result<Option<Blob>, StorageError> {
+    pub async fn get(&self, id: &str) -> Result<Option<Blob>, TierError> {
         let Some(result) = self.bounded(self.store.get(&self.path(id))).await? else {
             return Ok(None);
         };
@@ -54,9 +54,9 @@ impl Cold {
         Ok(bytes.and_then(Blob::decode))
     }
 
-    /// The variant's header (cache key, content type, ETags) and size, reading only its start
+    /// The variant's header (identity and content type) and size, reading only its start
     /// when the header fits in it.
-    pub async fn header(&self, id: &str) -> Result<Option<(Blob, u64)>, StorageError> {
+    pub async fn header(&self, id: &str) -> Result<Option<(Blob, u64)>, TierError> {
         let path = self.path(id);
         let Some(meta) = self.bounded(self.store.head(&path)).await? else {
             return Ok(None);
@@ -71,12 +71,20 @@ impl Cold {
     }
 
     /// Whether the variant is present and complete (its size matches `len`).
-    pub async fn verify(&self, id: &str, len: u64) -> Result<bool, StorageError> {
+    pub async fn verify(&self, id: &str, len: u64) -> Result<bool, TierError> {
         let meta = self.bounded(self.store.head(&self.path(id))).await?;
         Ok(meta.is_some_and(|m| m.size == len))
     }
 
-    pub async fn put(&self, id: &str, blob: &Blob) -> Result<u64, StorageError> {
+    /// Whether the variant is in the tier.
+    pub async fn contains(&self, id: &str) -> Result<bool, TierError> {
+        Ok(self
+            .bounded(self.store.head(&self.path(id)))
+            .await?
+            .is_some())
+    }
+
+    pub async fn put(&self, id: &str, blob: &Blob) -> Result<u64, TierError> {
         let data = blob.encode();
         let len = data.len() as u64;
         let path = self.path(id);
@@ -85,21 +93,21 @@ impl Cold {
         Ok(len)
     }
 
-    pub async fn delete(&self, id: &str) -> Result<(), StorageError> {
+    pub async fn delete(&self, id: &str) -> Result<(), TierError> {
         self.bounded(self.store.delete(&self.path(id)))
             .await
             .map(drop)
     }
 
     /// Ids of every variant in the tier, for reindexing.
-    pub async fn ids(&self) -> Result<Vec<String>, StorageError> {
+    pub async fn ids(&self) -> Result<Vec<String>, TierError> {
         let mut list = self.store.list(Some(&self.prefix));
         let mut out = Vec::new();
         while let Some(item) = tokio::time::timeout(self.timeout, list.next())
             .await
-            .map_err(|_| StorageError::Unavailable("cold tier listing timed out".into()))?
+            .map_err(|_| TierError::Cold("cold tier listing timed out".into()))?
         {
-            let meta = item.map_err(|e| StorageError::Unavailable(e.to_string()))?;
+            let meta = item.map_err(|e| TierError::Cold(e.to_string()))?;
             if let Some(name) = meta.location.filename() {
                 out.push(name.to_owned());
             }

@@ -1,40 +1,55 @@
-//! Tiered storage of variants: hot (memory), warm (a local directory), cold (an object store
-//! under a variants prefix). See `docs/storage.md`.
+//! Tiered storage of variants as one chain: memory, warm (a local directory), cold (an object
+//! store under a variants prefix), with the index kept in step. See `docs/storage.md`.
 //!
-//! - A lookup goes hot → warm → cold; a hit in a lower tier is promoted upward (into memory at
+//! [`Chain`] owns every behaviour that crosses tiers; handlers and the lifecycle sweeper call
+//! its methods and never reach into a tier:
+//!
+//! - [`Chain::lookup`] goes memory → warm → cold and promotes what it finds (into memory at
 //!   once; from cold into warm in the background).
-//! - A new variant goes into memory at once and into the warm tier in the background: the
-//!   response never waits for a disk or network write. (Without a warm tier it goes to cold.)
+//! - [`Chain::store`] keeps a new variant: memory at once, the warm tier in the background (the
+//!   response never waits for a disk or network write); without a warm tier, cold.
 //! - Budgets are bytes, enforced by evicting the least recently used. Eviction from memory
-//!   loses nothing (warm holds a copy); eviction from warm demotes to cold when
-//!   `tiers.demote_on_evict` is set, else the variant is dropped and regenerated when needed.
-//! - Every variant written to warm or cold has a metadata row (`v/<id>`), kept in step with
+//!   loses nothing (warm holds a copy); what warm evicts is demoted to cold
+//!   (`tiers.demote_on_evict`) by the same [`Chain::demote`] the sweeper uses, else dropped
+//!   and made again when needed.
+//! - [`Chain::expire`] removes a variant from every tier and the index; [`Chain::purge`]
+//!   forgets what memory holds for an original.
+//! - Every variant in warm or cold has an index row ([`Record::variant`]), kept in step with
 //!   the tiers it is in; accesses are counted in memory and flushed in batches.
+//!
+//! Every tier is addressed by the variant's id ([`VariantKey::id`]), and a variant read back
+//! is used only if its stored identity is the one asked for.
 
 pub mod access;
 pub mod blob;
 pub mod cold;
+mod error;
+pub mod memory;
+mod moves;
+pub mod variant;
 pub mod warm;
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use bytes::Bytes;
-use sha2::{Digest, Sha256};
+use refract_core::VariantKey;
 
-use crate::app::Variant;
-use crate::cache::HotCache;
-use crate::clock::Clock;
-use crate::meta::{self, Class, Meta, Record};
+use crate::config::Config;
+use crate::index::{Index, IndexError, Presence, Record};
+use crate::runtime::background::Background;
+use crate::runtime::clock::Clock;
 use access::AccessLog;
-use blob::Blob;
 use cold::Cold;
-use warm::{Evicted, Warm};
+use memory::HotCache;
+use warm::Warm;
+
+pub use error::{OpenError, TierError};
+pub use moves::Claim;
+pub use variant::Variant;
 
 /// Where a variant was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tier {
-    Hot,
+    Memory,
     Warm,
     Cold,
 }
@@ -42,99 +57,65 @@ pub enum Tier {
 impl Tier {
     pub fn as_str(self) -> &'static str {
         match self {
-            Tier::Hot => "memory",
+            Tier::Memory => "memory",
             Tier::Warm => "warm",
             Tier::Cold => "cold",
         }
     }
 }
 
-/// The variant id of a cache key: 32 hex digits of its SHA-256.
-pub fn variant_id(cache_key: &str) -> String {
-    Sha256::digest(cache_key.as_bytes())[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// Bytes and entries held now, for the admin listener's gauges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub memory_bytes: usize,
+    pub memory_entries: usize,
+    /// `None` without a warm tier.
+    pub warm: Option<(u64, usize)>,
 }
 
-/// The metadata id of a variant id, and of an original's key.
-pub fn variant_record_id(id: &str) -> String {
-    format!("v/{id}")
-}
-pub fn original_record_id(key: &str) -> String {
-    format!("o/{key}")
-}
-
+/// The tiers, memory first, and the index.
 #[derive(Debug)]
-pub struct Tiers {
-    pub hot: HotCache<Variant>,
-    pub warm: Option<Arc<Warm>>,
-    pub cold: Option<Cold>,
-    pub meta: Option<Meta>,
-    pub access: AccessLog,
-    pub clock: Clock,
-    pub demote_on_evict: bool,
-    /// Background writes in flight, so tests and shutdown can wait for them.
-    background: std::sync::atomic::AtomicUsize,
-    settled: tokio::sync::Notify,
+pub struct Chain {
+    memory: HotCache<Variant>,
+    warm: Option<Arc<Warm>>,
+    cold: Option<Cold>,
+    index: Option<Index>,
+    access: AccessLog,
+    clock: Clock,
+    demote_on_evict: bool,
+    background: Arc<Background>,
 }
 
-impl Tiers {
-    /// Memory only: no warm, cold or metadata (tests and `cache.memory_bytes`-only setups).
-    pub fn memory_only(hot_bytes: usize) -> Tiers {
-        Tiers {
-            hot: HotCache::new(hot_bytes),
+impl Chain {
+    /// Memory only: no warm, cold or index (tests, and setups with the other tiers off).
+    pub fn memory_only(memory_bytes: usize, background: Arc<Background>) -> Chain {
+        Chain {
+            memory: HotCache::new(memory_bytes),
             warm: None,
             cold: None,
-            meta: None,
+            index: None,
             access: AccessLog::default(),
             clock: Clock::System,
             demote_on_evict: true,
-            background: std::sync::atomic::AtomicUsize::new(0),
-            settled: tokio::sync::Notify::new(),
+            background,
         }
     }
 
-    /// Runs `work` off the request path, counted until it finishes.
-    fn in_background(
-        self: &Arc<Self>,
-        work: impl std::future::Future<Output = ()> + Send + 'static,
-    ) {
-        use std::sync::atomic::Ordering;
-        self.background.fetch_add(1, Ordering::SeqCst);
-        let this = Arc::clone(self);
-        tokio::spawn(async move {
-            work.await;
-            if this.background.fetch_sub(1, Ordering::SeqCst) == 1 {
-                this.settled.notify_waiters();
-            }
-        });
-    }
-
-    /// Waits until every background write started so far has finished.
-    pub async fn settle(&self) {
-        use std::sync::atomic::Ordering;
-        loop {
-            let notified = self.settled.notified();
-            if self.background.load(Ordering::SeqCst) == 0 {
-                return;
-            }
-            notified.await;
-        }
-    }
-
-    /// Opens the tiers and the metadata store the configuration names.
-    pub async fn open(config: &crate::config::Config, clock: Clock) -> Result<Tiers, String> {
-        let hot = usize::try_from(config.cache.memory_bytes).unwrap_or(usize::MAX);
-        let mut tiers = Tiers::memory_only(hot);
-        tiers.clock = clock;
-        tiers.demote_on_evict = config.tiers.demote_on_evict;
+    /// Opens the tiers and the index the configuration names. Writes run on `background`.
+    pub async fn open(
+        config: &Config,
+        clock: Clock,
+        background: Arc<Background>,
+    ) -> Result<Chain, OpenError> {
+        let memory = usize::try_from(config.cache.memory_bytes).unwrap_or(usize::MAX);
+        let mut chain = Chain::memory_only(memory, background);
+        chain.clock = clock;
+        chain.demote_on_evict = config.tiers.demote_on_evict;
         if let Some(url) = config.meta_url() {
-            let meta = Meta::open(&url).await.map_err(|e| e.to_string())?;
-            tiers.meta = Some(meta);
+            chain.index = Some(Index::open(&url).await.map_err(OpenError::Index)?);
         }
         if let Some(url) = config.cold_url() {
-            let opened = crate::storage::open_store(&url, config, true)?;
+            let opened = crate::objects::open(&url, config, true).map_err(OpenError::Cold)?;
             let timeout = std::time::Duration::from_millis(config.storage.timeout_ms.max(1));
             let prefix = [opened.prefix.as_str(), config.tiers.cold_prefix.as_str()]
                 .iter()
@@ -142,251 +123,225 @@ impl Tiers {
                 .copied()
                 .collect::<Vec<_>>()
                 .join("/");
-            tiers.cold = Some(Cold::new(opened.store, &prefix, timeout));
+            chain.cold = Some(Cold::new(opened.store, &prefix, timeout));
         }
         if let Some(dir) = config.warm_dir() {
             let budget = config.tiers.warm_bytes;
-            let open = tokio::task::spawn_blocking(move || Warm::open(&dir, budget))
+            let (warm, evicted) = tokio::task::spawn_blocking(move || Warm::open(&dir, budget))
                 .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| format!("warm tier: {e}"))?;
-            let (warm, evicted) = open;
-            tiers.warm = Some(Arc::new(warm));
-            tiers.demote(evicted).await;
+                .map_err(|e| OpenError::Warm(e.to_string()))?
+                .map_err(|e| OpenError::Warm(e.to_string()))?;
+            chain.warm = Some(Arc::new(warm));
+            chain.demote_evicted(evicted).await;
         }
-        Ok(tiers)
+        Ok(chain)
+    }
+
+    /// The index, when one is configured.
+    pub fn index(&self) -> Option<&Index> {
+        self.index.as_ref()
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Waits until every background write started so far has finished.
+    pub async fn settle(&self) {
+        self.background.settle().await;
     }
 
     /// Looks a variant up, tier by tier, promoting what it finds.
-    pub async fn lookup(self: &Arc<Self>, cache_key: &str) -> Option<(Arc<Variant>, Tier)> {
-        let id = variant_id(cache_key);
-        if let Some(v) = self.hot.get(cache_key) {
+    pub async fn lookup(self: &Arc<Self>, key: &VariantKey) -> Option<(Arc<Variant>, Tier)> {
+        if let Some(v) = self.memory.get(key.id()).filter(|v| v.key == *key) {
+            self.touch(key.id());
+            return Some((v, Tier::Memory));
+        }
+        let id = key.id().to_owned();
+        if let Some(blob) = self.warm_get(&id).await.filter(|b| b.key == *key) {
+            let v = Arc::new(Variant::read_back(blob));
+            self.memory.insert(id.clone(), Arc::clone(&v));
             self.touch(&id);
-            return Some((v, Tier::Hot));
+            return Some((v, Tier::Warm));
         }
-        if let Some(warm) = &self.warm {
-            let (warm, wid) = (Arc::clone(warm), id.clone());
-            let found = tokio::task::spawn_blocking(move || warm.get(&wid))
-                .await
-                .ok()
-                .flatten();
-            if let Some(blob) = found.filter(|b| b.cache_key == cache_key) {
-                let v = Arc::new(variant_of(blob));
-                self.hot.insert(cache_key.to_owned(), Arc::clone(&v));
+        let cold = self.cold.as_ref()?;
+        match cold.get(&id).await {
+            Ok(Some(blob)) if blob.key == *key => {
+                let v = Arc::new(Variant::read_back(blob.clone()));
+                self.memory.insert(id.clone(), Arc::clone(&v));
                 self.touch(&id);
-                return Some((v, Tier::Warm));
+                let this = Arc::clone(self);
+                self.background
+                    .spawn(async move { this.promote(&id, blob).await });
+                Some((v, Tier::Cold))
+            }
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!("cold tier read of {id}: {e}");
+                None
             }
         }
-        if let Some(cold) = &self.cold {
-            match cold.get(&id).await {
-                Ok(Some(blob)) if blob.cache_key == cache_key => {
-                    let v = Arc::new(variant_of(blob.clone()));
-                    self.hot.insert(cache_key.to_owned(), Arc::clone(&v));
-                    self.touch(&id);
-                    let this = Arc::clone(self);
-                    self.in_background(async move { this.promote_from_cold(&id, blob).await });
-                    return Some((v, Tier::Cold));
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!("cold tier read of {id}: {e:?}"),
-            }
-        }
-        None
     }
 
     /// Keeps a new variant: memory now, the lower tier in the background.
-    pub fn store(self: &Arc<Self>, cache_key: &str, v: &Arc<Variant>) {
-        self.hot.insert(cache_key.to_owned(), Arc::clone(v));
+    pub fn store(self: &Arc<Self>, v: &Arc<Variant>) {
+        let id = v.key.id().to_owned();
+        self.memory.insert(id, Arc::clone(v));
         if self.warm.is_none() && self.cold.is_none() {
             return;
         }
-        let blob = blob_of(cache_key, v);
-        let this = Arc::clone(self);
-        self.in_background(async move { this.write_lower(blob).await });
+        let (this, blob) = (Arc::clone(self), v.blob());
+        self.background
+            .spawn(async move { this.write_lower(blob).await });
     }
 
-    /// Forgets everything cached in memory for an original (after an upload or delete). Lower
-    /// tiers are checked against the original's ETag when read, so they cannot serve stale
-    /// bytes; the lifecycle expires them.
-    pub fn purge_memory(&self, key: &str) {
-        self.hot.remove_prefix(&format!("{key}\n"));
+    /// Forgets the memory copy of a variant (found stale: its original changed). The lower
+    /// tiers' copies are replaced when the new variant is stored.
+    pub fn discard(&self, key: &VariantKey) {
+        self.memory.remove(key.id());
     }
 
-    pub fn touch(&self, variant_id: &str) {
-        if self.meta.is_some() {
+    /// Forgets everything memory holds for the original at `key` (after an upload or delete).
+    /// Lower tiers are checked against the original's version when read, so they cannot serve
+    /// stale bytes; the lifecycle expires them.
+    pub fn purge(&self, key: &str) {
+        self.memory.remove_where(|v| v.key.key() == key);
+    }
+
+    /// An original was stored (uploaded): memory forgets its variants, the index records it.
+    pub async fn original_stored(&self, key: &str, size: u64, content_type: &str) {
+        self.purge(key);
+        if let Some(index) = &self.index {
+            let record = Record::original(key, size, content_type, self.clock.now_ms());
+            // The object is stored; an index failure is repaired by `refract storage reindex`.
+            if let Err(e) = index.upsert(&record).await {
+                tracing::warn!("index row for upload {key}: {e}");
+            }
+        }
+    }
+
+    /// An original was deleted: memory forgets its variants, the index forgets it.
+    pub async fn original_deleted(&self, key: &str) -> Result<(), IndexError> {
+        self.purge(key);
+        match &self.index {
+            Some(index) => index.delete(&Record::original_id(key)).await.map(drop),
+            None => Ok(()),
+        }
+    }
+
+    fn touch(&self, variant_id: &str) {
+        if self.index.is_some() {
             self.access
-                .record(&variant_record_id(variant_id), self.clock.now_ms());
+                .record(&Record::variant_id(variant_id), self.clock.now_ms());
         }
     }
 
     pub fn touch_original(&self, key: &str) {
-        if self.meta.is_some() {
+        if self.index.is_some() {
             self.access
-                .record(&original_record_id(key), self.clock.now_ms());
+                .record(&Record::original_id(key), self.clock.now_ms());
         }
     }
 
-    /// Writes recorded accesses to the metadata store.
+    /// Writes recorded accesses to the index.
     pub async fn flush_access(&self) {
-        if let Some(meta) = &self.meta {
-            if let Err(e) = self.access.flush(meta).await {
+        if let Some(index) = &self.index {
+            if let Err(e) = self.access.flush(index).await {
                 tracing::warn!("flushing access times: {e}");
             }
         }
     }
 
-    async fn write_lower(self: Arc<Self>, blob: Blob) {
-        let id = variant_id(&blob.cache_key);
-        let size = blob.body.len() as u64;
-        let (content_type, cache_key) = (blob.content_type.clone(), blob.cache_key.clone());
-        let mut tier = None;
-        if let Some(warm) = &self.warm {
-            let (warm, wid, b) = (Arc::clone(warm), id.clone(), blob.clone());
-            match tokio::task::spawn_blocking(move || warm.put(&wid, &b)).await {
-                Ok(Ok(Some(evicted))) => {
-                    tier = Some(meta::Tiers::WARM);
-                    self.demote(evicted).await;
-                }
-                Ok(Ok(None)) => {} // too large for warm: cold keeps it
-                Ok(Err(e)) => tracing::warn!("warm tier write of {id}: {e}"),
-                Err(e) => tracing::warn!("warm tier write of {id}: {e}"),
-            }
-        }
-        if tier.is_none() {
-            if let Some(cold) = &self.cold {
-                match cold.put(&id, &blob).await {
-                    Ok(_) => tier = Some(meta::Tiers::COLD),
-                    Err(e) => tracing::warn!("cold tier write of {id}: {e:?}"),
-                }
-            }
-        }
-        let (Some(tier), Some(meta)) = (tier, &self.meta) else {
-            return;
-        };
-        let now = self.clock.now_ms();
-        let record = variant_record(&id, &cache_key, tier, size, &content_type, now);
-        if let Err(e) = meta.upsert(&record).await {
-            tracing::warn!("metadata for {id}: {e}");
+    pub fn usage(&self) -> Usage {
+        Usage {
+            memory_bytes: self.memory.bytes(),
+            memory_entries: self.memory.len(),
+            warm: self.warm.as_ref().map(|w| (w.bytes(), w.len())),
         }
     }
 
-    /// Moves variants evicted from warm to cold (or drops them), keeping metadata in step.
-    /// Copy to cold and verify first; only then does the row stop saying `warm`.
-    async fn demote(&self, evicted: Vec<Evicted>) {
-        for mut e in evicted {
-            let rid = variant_record_id(&e.id);
-            let described = e.blob.as_ref().map(|b| {
-                (
-                    b.cache_key.clone(),
-                    b.content_type.clone(),
-                    b.body.len() as u64,
-                )
-            });
-            let target = match (&self.cold, e.blob.take(), self.demote_on_evict) {
-                (Some(cold), Some(blob), true) => match cold.put(&e.id, &blob).await {
-                    Ok(len) if cold.verify(&e.id, len).await.unwrap_or(false) => {
-                        Some(meta::Tiers::COLD)
+    /// Whether memory holds the variant with this id.
+    pub fn in_memory(&self, id: &str) -> bool {
+        self.memory.get(id).is_some()
+    }
+
+    /// Whether this instance's warm tier holds the variant with this id.
+    pub fn in_warm(&self, id: &str) -> bool {
+        self.warm.as_ref().is_some_and(|w| w.contains(id))
+    }
+
+    /// Ids in the warm tier, least recently used first.
+    pub fn warm_ids(&self) -> Vec<String> {
+        self.warm.as_ref().map(|w| w.ids()).unwrap_or_default()
+    }
+
+    /// Ids in the cold tier.
+    pub async fn cold_ids(&self) -> Result<Vec<String>, TierError> {
+        match &self.cold {
+            Some(cold) => cold.ids().await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Every variant the warm and cold tiers hold, with the tiers it is in: what reindexing
+    /// rebuilds the index from. Cold blobs are read only as far as their header.
+    pub async fn inventory(&self) -> Result<Vec<Stored>, TierError> {
+        let mut found: Vec<Stored> = Vec::new();
+        for id in self.warm_ids() {
+            if let Some(blob) = self.warm_get(&id).await {
+                found.push(Stored::of(
+                    id,
+                    Presence::WARM,
+                    &blob,
+                    blob.body.len() as u64,
+                ));
+            }
+        }
+        if let Some(cold) = &self.cold {
+            for id in cold.ids().await? {
+                if let Some((blob, total)) = cold.header(&id).await? {
+                    // Only the start was read: the body's size is the object's minus the header.
+                    let size = total.saturating_sub(blob.header_len() as u64);
+                    match found.iter_mut().find(|s| s.id == id) {
+                        Some(s) => s.tiers = s.tiers.with(Presence::COLD),
+                        None => found.push(Stored::of(id, Presence::COLD, &blob, size)),
                     }
-                    Ok(_) | Err(_) => None,
-                },
-                _ => None,
-            };
-            let Some(meta) = &self.meta else { continue };
-            let result = match (target, meta.get(&rid).await) {
-                (Some(t), Ok(Some(mut r))) => {
-                    r.tiers = r.tiers.without(meta::Tiers::WARM).with(t);
-                    meta.upsert(&r).await
                 }
-                // Untracked (expired by another instance while this one kept a warm copy):
-                // the cold copy gets a row, so nothing in a store is unknown to the index.
-                (Some(t), Ok(None)) => match &described {
-                    Some((key, content_type, size)) => {
-                        let now = self.clock.now_ms();
-                        let r = variant_record(&e.id, key, t, *size, content_type, now);
-                        meta.upsert(&r).await
-                    }
-                    None => Ok(()),
-                },
-                (None, Ok(Some(_))) => meta.delete(&rid).await.map(drop),
-                (_, Ok(None)) => Ok(()),
-                (_, Err(e)) => Err(e),
-            };
-            if let Err(err) = result {
-                tracing::warn!("metadata after evicting {}: {err}", e.id);
             }
         }
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(found)
     }
 
-    async fn promote_from_cold(&self, id: &str, blob: Blob) {
-        let Some(warm) = &self.warm else { return };
-        let (warm, wid) = (Arc::clone(warm), id.to_owned());
-        let written = tokio::task::spawn_blocking(move || warm.put(&wid, &blob)).await;
-        let Ok(Ok(Some(evicted))) = written else {
-            return;
-        };
-        self.demote(evicted).await;
-        if let Some(meta) = &self.meta {
-            let rid = variant_record_id(id);
-            if let Ok(Some(mut r)) = meta.get(&rid).await {
-                r.tiers = r.tiers.with(meta::Tiers::WARM);
-                let _ = meta.upsert(&r).await;
-            }
+    /// A warm-tier read on the blocking pool; `None` without a warm tier.
+    async fn warm_get(&self, id: &str) -> Option<blob::Blob> {
+        let (warm, id) = (Arc::clone(self.warm.as_ref()?), id.to_owned());
+        tokio::task::spawn_blocking(move || warm.get(&id))
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
+/// A variant found in the lower tiers by [`Chain::inventory`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub id: String,
+    pub tiers: Presence,
+    pub key: VariantKey,
+    pub content_type: String,
+    /// The image's size, without the blob header.
+    pub size: u64,
+}
+
+impl Stored {
+    fn of(id: String, tiers: Presence, blob: &blob::Blob, size: u64) -> Stored {
+        Stored {
+            id,
+            tiers,
+            key: blob.key.clone(),
+            content_type: blob.content_type.clone(),
+            size,
         }
     }
-}
-
-/// A variant read back from a lower tier: to be revalidated against its original before use.
-fn variant_of(blob: Blob) -> Variant {
-    Variant {
-        bytes: blob.body,
-        content_type: blob.content_type,
-        etag: blob.etag,
-        original_etag: blob.original_etag,
-        server_timing: String::new(),
-        checked: std::sync::Mutex::new(None),
-    }
-}
-
-fn blob_of(cache_key: &str, v: &Variant) -> Blob {
-    Blob {
-        cache_key: cache_key.to_owned(),
-        content_type: v.content_type.clone(),
-        etag: v.etag.clone(),
-        original_etag: v.original_etag.clone(),
-        body: Bytes::clone(&v.bytes),
-    }
-}
-
-/// The metadata row of a variant: key and spec come from its cache key
-/// (`<key>\n<canonical spec>\n<format class>`).
-pub fn variant_record(
-    id: &str,
-    cache_key: &str,
-    tiers: meta::Tiers,
-    size: u64,
-    content_type: &str,
-    now_ms: i64,
-) -> Record {
-    let mut parts = cache_key.splitn(3, '\n');
-    let key = parts.next().unwrap_or_default().to_owned();
-    let spec = parts.collect::<Vec<_>>().join("|");
-    Record {
-        id: variant_record_id(id),
-        class: Class::Variant,
-        key,
-        spec: Some(spec),
-        tiers,
-        size,
-        content_type: content_type.to_owned(),
-        storage_class: "STANDARD".into(),
-        created_ms: now_ms,
-        last_access_ms: now_ms,
-        hits: 0,
-        pending: None,
-    }
-}
-
-/// Seconds since `t`, or `None` for a variant that was never checked.
-pub fn age_of(checked: Option<Instant>) -> Option<std::time::Duration> {
-    checked.map(|t| t.elapsed())
 }

@@ -3,6 +3,10 @@
 //! either the whole file or none (stray temporaries are removed at start-up). The in-memory
 //! index is rebuilt from the directory at start-up, oldest modification first.
 //!
+//! Eviction takes a variant out of the index at once (the budget holds) but leaves its file
+//! until the chain has copied it to cold ([`Warm::read`], then [`Warm::discard`]), so a crash
+//! in between loses nothing: the file is indexed again at the next start.
+//!
 //! All calls are blocking file I/O: callers run them on the blocking pool.
 
 use std::fs;
@@ -29,17 +33,10 @@ struct Index {
     bytes: u64,
 }
 
-/// A variant pushed out of the warm tier to make room.
-#[derive(Debug)]
-pub struct Evicted {
-    pub id: String,
-    pub blob: Option<Blob>,
-}
-
 impl Warm {
-    /// Opens (creating) the directory and indexes what is in it. Entries past the budget are
-    /// returned for the caller to demote or drop.
-    pub fn open(dir: &Path, max_bytes: u64) -> io::Result<(Warm, Vec<Evicted>)> {
+    /// Opens (creating) the directory and indexes what is in it. The ids of entries past the
+    /// budget are returned for the caller to demote or drop.
+    pub fn open(dir: &Path, max_bytes: u64) -> io::Result<(Warm, Vec<String>)> {
         fs::create_dir_all(dir)?;
         let mut found = Vec::new();
         for shard in fs::read_dir(dir)? {
@@ -96,27 +93,32 @@ impl Warm {
         self.index.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Reads a variant, marking it recently used. A missing or unreadable file is dropped
-    /// from the index.
+    /// Reads an indexed variant, marking it recently used. A missing or unreadable file is
+    /// dropped from the index.
     pub fn get(&self, id: &str) -> Option<Blob> {
         self.index().lru.get(id)?;
-        let blob = fs::read(self.path(id))
-            .ok()
-            .and_then(|b| Blob::decode(Bytes::from(b)));
+        let blob = self.read(id);
         if blob.is_none() {
             self.remove(id);
         }
         blob
     }
 
+    /// Reads a variant's file whether it is indexed or not (an evicted one awaiting demotion).
+    pub fn read(&self, id: &str) -> Option<Blob> {
+        fs::read(self.path(id))
+            .ok()
+            .and_then(|b| Blob::decode(Bytes::from(b)))
+    }
+
     pub fn contains(&self, id: &str) -> bool {
         self.index().lru.contains(id)
     }
 
-    /// Writes a variant and evicts least recently used ones past the budget. A variant larger
-    /// than an eighth of the budget is not kept (one image must not flush the tier): then the
-    /// result is `None`.
-    pub fn put(&self, id: &str, blob: &Blob) -> io::Result<Option<Vec<Evicted>>> {
+    /// Writes a variant and evicts least recently used ones past the budget, returning their
+    /// ids. A variant larger than an eighth of the budget is not kept (one image must not flush
+    /// the tier): then the result is `None`.
+    pub fn put(&self, id: &str, blob: &Blob) -> io::Result<Option<Vec<String>>> {
         let data = blob.encode();
         let size = data.len() as u64;
         if size > self.max_bytes / 8 {
@@ -145,6 +147,15 @@ impl Warm {
         Ok(Some(self.evict_over_budget()))
     }
 
+    /// Removes the file of an evicted variant, unless the variant was written again since
+    /// (then it is indexed, and the file is the new one).
+    pub fn discard(&self, id: &str) {
+        let index = self.index();
+        if !index.lru.contains(id) {
+            let _ = fs::remove_file(self.path(id));
+        }
+    }
+
     /// Removes a variant; returns whether it was there.
     pub fn remove(&self, id: &str) -> bool {
         let had = {
@@ -161,28 +172,17 @@ impl Warm {
         had
     }
 
-    fn evict_over_budget(&self) -> Vec<Evicted> {
+    /// Takes least recently used variants out of the index until it is within budget; their
+    /// files stay until [`Warm::discard`].
+    fn evict_over_budget(&self) -> Vec<String> {
+        let mut index = self.index();
         let mut out = Vec::new();
-        loop {
-            let victim = {
-                let mut index = self.index();
-                if index.bytes <= self.max_bytes {
-                    break;
-                }
-                match index.lru.pop_lru() {
-                    Some((id, size)) => {
-                        index.bytes -= size;
-                        id
-                    }
-                    None => break,
-                }
+        while index.bytes > self.max_bytes {
+            let Some((id, size)) = index.lru.pop_lru() else {
+                break;
             };
-            let path = self.path(&victim);
-            let blob = fs::read(&path)
-                .ok()
-                .and_then(|b| Blob::decode(Bytes::from(b)));
-            let _ = fs::remove_file(&path);
-            out.push(Evicted { id: victim, blob });
+            index.bytes -= size;
+            out.push(id);
         }
         out
     }
@@ -219,11 +219,12 @@ mod tests {
     use super::*;
 
     fn blob(n: usize) -> Blob {
+        let spec = refract_core::Spec::parse(&format!("width={n}")).expect("spec");
+        let policy = refract_core::Policy::default();
         Blob {
-            cache_key: format!("k{n}"),
+            key: refract_core::VariantKey::new("k.jpg", &spec, "", &policy),
+            version: "o".into(),
             content_type: "image/webp".into(),
-            etag: "\"e\"".into(),
-            original_etag: "o".into(),
             body: Bytes::from(vec![7u8; n]),
         }
     }
@@ -255,10 +256,18 @@ mod tests {
         }
         assert!(warm.bytes() <= 10_000, "{}", warm.bytes());
         assert!(warm.contains("00aa"));
-        assert_eq!(evicted.first().map(|e| e.id.as_str()), Some("01aa"));
-        let e = evicted.first().expect("evicted");
-        assert_eq!(e.blob.as_ref().expect("readable").body.len(), 1000);
+        assert_eq!(evicted.first().map(String::as_str), Some("01aa"));
+        // Out of the index, but its file stays until it is demoted and discarded.
+        assert!(!warm.contains("01aa"));
+        assert!(warm.get("01aa").is_none());
+        assert_eq!(warm.read("01aa").expect("readable").body.len(), 1000);
+        warm.discard("01aa");
         assert!(!dir.path().join("01").join("01aa").exists());
+        // A discard never removes a variant written again since its eviction.
+        let again = evicted.get(1).expect("a second eviction");
+        warm.put(again, &blob(1000)).expect("put").expect("kept");
+        warm.discard(again);
+        assert!(warm.get(again).is_some());
         // Too big for the tier: not kept.
         assert!(warm.put("big", &blob(5000)).expect("put").is_none());
         assert!(!warm.contains("big"));

@@ -60,6 +60,22 @@ impl PgServer {
         );
     }
 
+    /// A new, empty database on this server; its URL.
+    pub async fn database(&self, name: &str) -> String {
+        let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to postgres");
+        let conn = tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create database");
+        drop(client);
+        let _ = conn.await;
+        let (base, _) = self.url.rsplit_once('/').expect("url with a database");
+        format!("{base}/{name}")
+    }
+
     pub fn start() -> PgServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");

@@ -203,7 +203,7 @@ async fn send(
         creds,
     );
 
-    let mut request = super::client().request(method.clone(), url);
+    let mut request = super::process::client().request(method.clone(), url);
     for (name, value) in &headers {
         // reqwest sets Host itself, from the URL, to the same value.
         if *name != "host" {

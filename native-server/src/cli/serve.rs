@@ -1,0 +1,162 @@
+//! `refract serve`, `refract config` and `refract sign`. Serving binds the two listeners,
+//! starts the background loops (the access-time flusher; the lifecycle sweeper when a policy
+//! is set) and runs until SIGTERM (or Ctrl-C), then shuts down gracefully: stop accepting, let
+//! in-flight requests finish, stop the background work (the sweep in progress ends at a batch
+//! boundary, writes to the lower tiers finish, access times are flushed), exit.
+
+use std::future::IntoFuture;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::{init_logging, runtime, ConfigArgs, Failure};
+use crate::config::Config;
+use crate::http::{admin_router, router};
+use crate::runtime::background::AtStop;
+use crate::state::{AppState, State};
+
+pub(super) fn serve(args: &ConfigArgs) -> Result<(), Failure> {
+    let config = args.load()?;
+    init_logging(&config)?;
+    runtime()?.block_on(run(config)).map_err(|e| Failure {
+        code: "serve_failed",
+        message: e.to_string(),
+    })
+}
+
+/// Why the server could not start, or stopped with an error.
+#[derive(Debug)]
+pub enum ServeError {
+    Start(crate::state::StartError),
+    Listen(std::net::SocketAddr, std::io::Error),
+    Lifecycle(crate::lifecycle::SweepError),
+    Serve(std::io::Error),
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServeError::Start(e) => write!(f, "{e}"),
+            ServeError::Listen(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            ServeError::Lifecycle(e) => write!(f, "lifecycle: {e}"),
+            ServeError::Serve(e) => write!(f, "server error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+pub(super) fn sign(args: &ConfigArgs, url: &str) -> Result<(), Failure> {
+    let config = args.load()?;
+    let signed = super::sign::sign_url(&config, url).map_err(|e| Failure {
+        code: "cannot_sign",
+        message: e.0,
+    })?;
+    println!("{signed}");
+    Ok(())
+}
+
+/// Runs the server until a shutdown signal.
+pub async fn run(config: Config) -> Result<(), ServeError> {
+    let state = State::from_config(config.clone())
+        .await
+        .map_err(ServeError::Start)?;
+    let bind = |addr| async move {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|e| ServeError::Listen(addr, e))
+    };
+    let images = bind(config.listen).await?;
+    let admin = bind(config.admin_listen).await?;
+    let local = |l: &TcpListener| l.local_addr().map_err(ServeError::Serve);
+    let (http_addr, admin_addr) = (local(&images)?, local(&admin)?);
+    // One machine-readable line, so scripts and tests can find ports chosen with `:0`.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "refract listening http={http_addr} admin={admin_addr}");
+    let _ = out.flush();
+    tracing::info!(
+        %http_addr,
+        %admin_addr,
+        originals = state.originals.describe(),
+        workers = state.pool.threads(),
+        "serving"
+    );
+    start_background(&config, &state).map_err(ServeError::Lifecycle)?;
+
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = tx.send(true);
+    });
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let images =
+        axum::serve(images, router(state.clone())).with_graceful_shutdown(stopped(rx.clone()));
+    let admin = axum::serve(admin, admin_router(state.clone())).with_graceful_shutdown(stopped(rx));
+    let (a, b) = tokio::join!(images.into_future(), admin.into_future());
+    state.background.stop().await;
+    a.and(b).map_err(ServeError::Serve)
+}
+
+/// The access-time flusher, and the lifecycle sweeper every `lifecycle.interval_secs` when a
+/// policy is set, sharing the server's tiers and index. A sweep stopped with the server
+/// resumes from its cursor next time.
+fn start_background(config: &Config, state: &AppState) -> Result<(), crate::lifecycle::SweepError> {
+    let chain = Arc::clone(&state.tiers);
+    let every = Duration::from_millis(config.meta.flush_ms.max(100));
+    state
+        .background
+        .every("access-flush", every, AtStop::RunOnce, move |_| {
+            let chain = Arc::clone(&chain);
+            async move { chain.flush_access().await }
+        });
+    if config.lifecycle.policy.is_empty() || config.lifecycle.interval_secs == 0 {
+        return Ok(());
+    }
+    let policy = crate::lifecycle::Policy::load(std::path::Path::new(&config.lifecycle.policy))?;
+    let sweeper = crate::lifecycle::Sweeper::new(
+        config,
+        policy,
+        state.originals.clone(),
+        Arc::clone(&state.tiers),
+    )?;
+    let totals = sweeper.index.clone();
+    state
+        .background
+        .spawn(async move { crate::lifecycle::sweep::publish_totals(&totals).await });
+    let sweeper = Arc::new(sweeper);
+    let every = Duration::from_secs(config.lifecycle.interval_secs);
+    state
+        .background
+        .every("lifecycle", every, AtStop::Exit, move |stop| {
+            let sweeper = Arc::clone(&sweeper);
+            async move {
+                match sweeper.run(&stop).await {
+                    Ok(report) => tracing::info!(?report, "lifecycle sweep"),
+                    Err(e) => tracing::warn!("lifecycle sweep failed: {e}"),
+                }
+            }
+        });
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!("cannot watch SIGTERM ({e}); only Ctrl-C stops the server");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! The server's one configuration struct and how it is assembled.
+//!
+//! Precedence, lowest first: built-in defaults → TOML file (`--config`) → environment → flags.
+//! Each layer is a TOML table merged key by key over the one below, and the result is
+//! deserialized once with unknown keys refused, so a typo anywhere is an error at start-up.
+//!
+//! Environment variables are `REFRACT_` followed by the key path in upper case, with `__`
+//! between a section and its key: `REFRACT_LISTEN`, `REFRACT_CACHE__MEMORY_BYTES`,
+//! `REFRACT_PRESETS__THUMB`. A value is read as TOML when the default at that path is a number,
+//! boolean or list (`REFRACT_SIGNING__KEYS='["k1","k2"]'`), and as a plain string otherwise.
+//! The AWS SDK's usual variables (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT_URL`, …) are read by the
+//! S3 client itself; `[storage.s3]` overrides them.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything `refract serve` can be told. See `docs/server.md` for each key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address of the image listener.
+    pub listen: SocketAddr,
+    /// Address of the admin listener: `/health`, `/ready`, `/metrics`.
+    pub admin_listen: SocketAddr,
+    /// Where originals live: a directory, `file:///dir`, `s3://bucket/prefix`,
+    /// `gs://bucket/prefix` or `az://container/prefix`.
+    pub originals: String,
+    /// Log filter in `tracing` syntax, e.g. `info` or `refract_server=debug`.
+    pub log: String,
+    /// Directory for the server's own state: the warm tier, the SQLite metadata, the default
+    /// cold tier.
+    pub data_dir: String,
+    pub storage: StorageConfig,
+    pub tiers: TiersConfig,
+    pub meta: MetaConfig,
+    pub lifecycle: LifecycleConfig,
+    pub limits: LimitsConfig,
+    pub transform: TransformConfig,
+    pub cache: CacheConfig,
+    pub http: HttpConfig,
+    pub signing: SigningConfig,
+    pub upload: UploadConfig,
+    /// Named option sets: `thumb = "width=200,height=200,fit=cover"`, used as `preset=thumb`.
+    pub presets: BTreeMap<String, String>,
+}
+
+/// Where variants are kept besides memory (see `docs/storage.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TiersConfig {
+    /// Warm tier directory; empty means `<data_dir>/warm`, `off` disables the tier.
+    pub warm_dir: String,
+    /// Byte budget of the warm tier.
+    pub warm_bytes: u64,
+    /// Cold tier: an object store URL (as for `originals`); empty means `<data_dir>/cold`,
+    /// `off` disables the tier.
+    pub cold: String,
+    /// Prefix of variants inside the cold store.
+    pub cold_prefix: String,
+    /// Whether a variant evicted from warm is moved to cold (true) or dropped (false).
+    pub demote_on_evict: bool,
+}
+
+/// The lifecycle sweeper (see `docs/lifecycle.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LifecycleConfig {
+    /// Policy file; empty means no lifecycle.
+    pub policy: String,
+    /// Seconds between sweeps of the running server; 0 runs none (use `refract lifecycle run`).
+    pub interval_secs: u64,
+    /// Rows per batch; the cursor is saved after each.
+    pub batch: usize,
+    /// Age after which a move's claim counts as abandoned (its sweeper crashed) and the next
+    /// sweep finishes it.
+    pub lease_secs: u64,
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        LifecycleConfig {
+            policy: String::new(),
+            interval_secs: 3600,
+            batch: 500,
+            lease_secs: 600,
+        }
+    }
+}
+
+/// The metadata store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetaConfig {
+    /// `sqlite://path`, `postgres://…`; empty means `sqlite://<data_dir>/meta.db`, `off`
+    /// disables metadata (and with it the lifecycle).
+    pub url: String,
+    /// How often access times are written, in milliseconds.
+    pub flush_ms: u64,
+}
+
+impl Default for TiersConfig {
+    fn default() -> Self {
+        TiersConfig {
+            warm_dir: String::new(),
+            warm_bytes: 1024 * 1024 * 1024,
+            cold: String::new(),
+            cold_prefix: "variants".into(),
+            demote_on_evict: true,
+        }
+    }
+}
+
+impl Default for MetaConfig {
+    fn default() -> Self {
+        MetaConfig {
+            url: String::new(),
+            flush_ms: 5_000,
+        }
+    }
+}
+
+impl Config {
+    /// The warm tier's directory, if enabled.
+    pub fn warm_dir(&self) -> Option<std::path::PathBuf> {
+        match self.tiers.warm_dir.as_str() {
+            "off" => None,
+            "" => Some(Path::new(&self.data_dir).join("warm")),
+            dir => Some(dir.into()),
+        }
+    }
+
+    /// The cold tier's store URL, if enabled.
+    pub fn cold_url(&self) -> Option<String> {
+        match self.tiers.cold.as_str() {
+            "off" => None,
+            "" => Some(Path::new(&self.data_dir).join("cold").display().to_string()),
+            url => Some(url.to_owned()),
+        }
+    }
+
+    /// The metadata store's URL, if enabled.
+    pub fn meta_url(&self) -> Option<String> {
+        match self.meta.url.as_str() {
+            "off" => None,
+            "" => Some(format!(
+                "sqlite://{}",
+                Path::new(&self.data_dir).join("meta.db").display()
+            )),
+            url => Some(url.to_owned()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// A storage call slower than this fails with 503 `storage_unavailable`.
+    pub timeout_ms: u64,
+    pub s3: S3Config,
+}
+
+/// S3 settings; each one unset falls back to the matching `AWS_*` environment variable.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<String>,
+    /// Allow plain-HTTP endpoints (implied when `endpoint` starts with `http://`).
+    pub allow_http: bool,
+}
+
+/// See `refract_core::Limits`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub max_input_bytes: u64,
+    pub max_input_pixels: u64,
+    pub max_output_dimension: u32,
+    pub max_output_pixels: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TransformConfig {
+    /// CPU worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Transforms allowed to wait for a worker; beyond that the server answers 503 at once.
+    pub queue: usize,
+    pub avif_speed: u8,
+    pub webp_method: u8,
+    pub default_quality: u8,
+    pub default_avif_quality: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Byte budget of the in-memory cache of results; 0 disables it.
+    pub memory_bytes: u64,
+    /// A cached result older than this is checked against the original's ETag before reuse,
+    /// so originals replaced behind the server's back are noticed.
+    pub revalidate_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// `Cache-Control` of unsigned results and originals.
+    pub cache_control: String,
+    /// `Cache-Control` of results of signed URLs (they cannot change meaning).
+    pub signed_cache_control: String,
+    /// Deadline for a whole request; past it the answer is 503 `deadline_exceeded`.
+    pub request_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigningConfig {
+    /// HMAC secrets; the first signs (`refract sign`), all verify. Empty: no signing.
+    pub keys: Vec<String>,
+    /// Widths an unsigned URL may ask for.
+    pub allowed_widths: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UploadConfig {
+    /// Bearer token for `PUT` and `DELETE`; unset disables both.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            admin_listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            originals: "samples".into(),
+            log: "info".into(),
+            data_dir: "refract-data".into(),
+            storage: StorageConfig::default(),
+            tiers: TiersConfig::default(),
+            meta: MetaConfig::default(),
+            lifecycle: LifecycleConfig::default(),
+            limits: LimitsConfig::default(),
+            transform: TransformConfig::default(),
+            cache: CacheConfig::default(),
+            http: HttpConfig::default(),
+            signing: SigningConfig::default(),
+            upload: UploadConfig::default(),
+            presets: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            timeout_ms: 10_000,
+            s3: S3Config::default(),
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let l = refract_core::Limits::default();
+        LimitsConfig {
+            max_input_bytes: l.max_input_bytes,
+            max_input_pixels: l.max_input_pixels,
+            max_output_dimension: l.max_output_dimension,
+            max_output_pixels: l.max_output_pixels,
+        }
+    }
+}
+
+impl Default for TransformConfig {
+    fn default() -> Self {
+        let p = refract_core::Policy::default();
+        TransformConfig {
+            workers: 0,
+            queue: 64,
+            avif_speed: p.avif_speed,
+            webp_method: p.webp_method,
+            default_quality: p.default_quality,
+            default_avif_quality: p.default_avif_quality,
+        }
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            memory_bytes: 256 * 1024 * 1024,
+            revalidate_secs: 60,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            cache_control: "public, max-age=86400".into(),
+            signed_cache_control: "public, max-age=31536000, immutable".into(),
+            request_timeout_ms: 30_000,
+        }
+    }
+}
+
+impl LimitsConfig {
+    pub fn to_core(&self) -> refract_core::Limits {
+        refract_core::Limits {
+            max_input_bytes: self.max_input_bytes,
+            max_input_pixels: self.max_input_pixels,
+            max_output_dimension: self.max_output_dimension,
+            max_output_pixels: self.max_output_pixels,
+        }
+    }
+}
+
+impl TransformConfig {
+    pub fn policy(&self) -> refract_core::Policy {
+        refract_core::Policy {
+            avif_speed: self.avif_speed,
+            webp_method: self.webp_method,
+            default_quality: self.default_quality,
+            default_avif_quality: self.default_avif_quality,
+            ..refract_core::Policy::default()
+        }
+    }
+
+    /// Worker threads to start: the configured number, or one per core.
+    pub fn worker_threads(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
+    }
+}
+
+mod load;
+
+pub use load::{ConfigError, ENV_PREFIX};
+
+#[cfg(test)]
+mod tests;
