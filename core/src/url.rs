@@ -32,6 +32,8 @@ use crate::{Error, Spec};
 pub const CDN_CGI_PREFIX: &str = "/cdn-cgi/image/";
 /// Longest accepted object key, in bytes (S3's limit).
 pub const MAX_KEY_BYTES: usize = 1024;
+/// The longest path segment of a key, in bytes (a file name's limit on common file systems).
+pub const MAX_SEGMENT_BYTES: usize = 255;
 
 /// A resolved request.
 #[derive(Debug, Clone, PartialEq)]
@@ -231,13 +233,20 @@ fn new_mac(secret: &[u8]) -> Hmac<Sha256> {
     }
 }
 
+/// The bytes of a signature in its one valid spelling: 64 lowercase hex digits. Uppercase, a
+/// sign (`u8::from_str_radix` takes `+a`) or any other length is not a signature.
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || !s.is_ascii() {
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    if s.len() != 64 {
         return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+    s.as_bytes()
+        .chunks_exact(2)
+        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
         .collect()
 }
 
@@ -285,6 +294,10 @@ pub fn decode_key(raw: &str) -> Result<String, Error> {
         match segment {
             "" => return Err(bad("empty path segments are not allowed")),
             "." | ".." => return Err(bad("`.` and `..` segments are not allowed")),
+            // File systems (a local originals directory) cap a name at 255 bytes.
+            s if s.len() > MAX_SEGMENT_BYTES => {
+                return Err(bad("a path segment is longer than 255 bytes"))
+            }
             _ => {}
         }
     }

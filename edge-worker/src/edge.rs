@@ -230,7 +230,7 @@ async fn handoff(
             init.with_method(method).with_headers(headers);
             let req = Request::new_with_init(&target, &init)?;
             let res = worker::Fetch::Request(req).send().await.map_err(|e| {
-                EdgeError::unavailable(format!("the origin for over-budget requests failed: {e}"))
+                EdgeError::storage(format!("the origin for over-budget requests failed: {e}"))
             })?;
             Ok(forward(res, &[("x-refract-handoff", "proxy")]))
         }

@@ -41,7 +41,10 @@ impl Code {
 pub struct EdgeError {
     status: u16,
     code: &'static str,
+    /// What the client reads.
     pub message: String,
+    /// What only the log gets: R2's or the origin's own error, which may name URLs.
+    detail: Option<String>,
 }
 
 impl EdgeError {
@@ -50,6 +53,16 @@ impl EdgeError {
             status: code.status(),
             code: code.as_str(),
             message: message.into(),
+            detail: None,
+        }
+    }
+
+    /// Storage (R2 or the origin) failed: a generic message for the client, `detail` for the
+    /// log.
+    pub fn storage(detail: impl Into<String>) -> Self {
+        EdgeError {
+            detail: Some(detail.into()),
+            ..EdgeError::unavailable("storage is unavailable; retry shortly")
         }
     }
 
@@ -63,7 +76,8 @@ impl EdgeError {
 
     pub fn into_response(self) -> Response {
         if self.status >= 500 {
-            worker::console_error!("{} {}: {}", self.status, self.code, self.message);
+            let detail = self.detail.as_deref().unwrap_or("");
+            worker::console_error!("{} {}: {} {detail}", self.status, self.code, self.message);
         }
         let headers = Headers::new();
         let _ = headers.set("content-type", "application/json");
@@ -88,13 +102,17 @@ impl From<refract_core::Error> for EdgeError {
             status: e.kind().http_status(),
             code: e.code(),
             message: e.to_string(),
+            detail: None,
         }
     }
 }
 
 impl From<worker::Error> for EdgeError {
     fn from(e: worker::Error) -> Self {
-        EdgeError::new(Code::Internal, e.to_string())
+        EdgeError {
+            detail: Some(e.to_string()),
+            ..EdgeError::new(Code::Internal, "the worker failed")
+        }
     }
 }
 

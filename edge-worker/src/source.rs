@@ -37,9 +37,7 @@ impl From<EdgeError> for Fetched {
 
 impl From<worker::Error> for Fetched {
     fn from(e: worker::Error) -> Self {
-        Fetched::Failed(EdgeError::unavailable(format!(
-            "storage is unavailable: {e}"
-        )))
+        Fetched::Failed(EdgeError::storage(e.to_string()))
     }
 }
 
@@ -90,7 +88,7 @@ pub async fn passthrough(
             .get(key)
             .execute()
             .await
-            .map_err(|e| EdgeError::unavailable(format!("storage is unavailable: {e}")))?
+            .map_err(|e| EdgeError::storage(e.to_string()))?
             .ok_or_else(|| EdgeError::not_found(key))?;
         let headers = Headers::new();
         let etag = object.http_etag();
@@ -136,11 +134,11 @@ async fn http_get(cfg: &EdgeConfig, key: &str, headers: &Headers) -> Result<Resp
     let res = Fetch::Request(req)
         .send()
         .await
-        .map_err(|e| EdgeError::unavailable(format!("the origin is unreachable: {e}")))?;
+        .map_err(|e| EdgeError::storage(format!("the origin is unreachable: {e}")))?;
     match res.status_code() {
         200..=299 | 304 => Ok(res),
         404 => Err(EdgeError::not_found(key)),
-        s => Err(EdgeError::unavailable(format!(
+        s => Err(EdgeError::storage(format!(
             "the origin answered {s} for {key:?}"
         ))),
     }

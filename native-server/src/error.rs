@@ -96,7 +96,10 @@ enum Source {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     source: Source,
+    /// What the client reads: what it did wrong, or that the server could not serve it now.
     pub message: String,
+    /// What only the log gets: the store's own error (paths, endpoints, buckets), a panic.
+    detail: Option<String>,
 }
 
 impl ApiError {
@@ -104,7 +107,14 @@ impl ApiError {
         ApiError {
             source: Source::Server(code),
             message: message.into(),
+            detail: None,
         }
+    }
+
+    /// With internal details for the log, never for the response body.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
     }
 
     pub fn status(&self) -> StatusCode {
@@ -175,18 +185,25 @@ impl From<refract_core::Error> for ApiError {
                 code: e.code(),
             },
             message: e.to_string(),
+            detail: None,
         }
     }
 }
 
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
-        let code = match e {
-            StorageError::NotFound(_) => Code::NotFound,
-            StorageError::TooLarge { .. } => Code::InputTooLarge,
-            StorageError::Unavailable(_) => Code::StorageUnavailable,
-        };
-        ApiError::new(code, e.to_string())
+        match e {
+            StorageError::NotFound(_) => ApiError::new(Code::NotFound, e.to_string()),
+            StorageError::TooLarge { .. } => ApiError::new(Code::InputTooLarge, e.to_string()),
+            StorageError::BadName(_) => ApiError::new(Code::BadKey, e.to_string()),
+            // The store's own words name paths, endpoints and buckets: the log's, not the
+            // client's.
+            StorageError::Unavailable(detail) => ApiError::new(
+                Code::StorageUnavailable,
+                "storage is unavailable; retry shortly",
+            )
+            .with_detail(detail),
+        }
     }
 }
 
@@ -195,7 +212,9 @@ impl From<PoolError> for ApiError {
         match e {
             PoolError::Busy => ApiError::overloaded(),
             PoolError::ShutDown => ApiError::new(Code::ShuttingDown, "the server is shutting down"),
-            PoolError::Panicked(m) => ApiError::internal(format!("transform panicked: {m}")),
+            PoolError::Panicked(m) => {
+                ApiError::internal("the transform failed").with_detail(format!("panic: {m}"))
+            }
         }
     }
 }
@@ -205,17 +224,21 @@ impl IntoResponse for ApiError {
         // Only server faults are errors. Overload is expected under load and counted by
         // `refract_rejected_total`; a log line per refusal would only add to the load.
         let (status, code) = (self.status(), self.code());
+        let logged = match &self.detail {
+            Some(detail) => format!("{} ({detail})", self.message),
+            None => self.message.clone(),
+        };
         match &self.source {
             Source::Server(Code::Overloaded | Code::ShuttingDown) => {
-                tracing::debug!(code, status = status.as_u16(), "{}", self.message)
+                tracing::debug!(code, status = status.as_u16(), "{logged}")
             }
             _ if status == StatusCode::SERVICE_UNAVAILABLE => {
-                tracing::warn!(code, status = status.as_u16(), "{}", self.message)
+                tracing::warn!(code, status = status.as_u16(), "{logged}")
             }
             _ if status.is_server_error() => {
-                tracing::error!(code, status = status.as_u16(), "{}", self.message)
+                tracing::error!(code, status = status.as_u16(), "{logged}")
             }
-            _ => tracing::debug!(code, status = status.as_u16(), "{}", self.message),
+            _ => tracing::debug!(code, status = status.as_u16(), "{logged}"),
         }
         let body = refract_core::json_body(code, &self.message);
         let mut res = (status, body).into_response();
@@ -235,5 +258,27 @@ impl IntoResponse for ApiError {
             );
         }
         res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn storage_faults_keep_their_details_out_of_the_body() {
+        let e = ApiError::from(StorageError::Unavailable(
+            "Generic LocalFileSystem error: /srv/originals/secret.jpg: I/O error".into(),
+        ));
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let res = e.into_response();
+        let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        let body = String::from_utf8_lossy(&body);
+        assert!(body.contains("storage_unavailable"), "{body}");
+        assert!(!body.contains("/srv/originals"), "{body}");
+        let panicked = ApiError::from(PoolError::Panicked("index out of bounds at x.rs".into()));
+        assert!(!panicked.message.contains("x.rs"));
     }
 }

@@ -23,8 +23,12 @@ use crate::objects::OpenError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StorageError {
     NotFound(String),
-    TooLarge { limit: u64 },
+    TooLarge {
+        limit: u64,
+    },
     Unavailable(String),
+    /// The store cannot hold a name like this key (too long once the store encodes it).
+    BadName(String),
 }
 
 impl std::fmt::Display for StorageError {
@@ -38,6 +42,7 @@ impl std::fmt::Display for StorageError {
                 )
             }
             StorageError::Unavailable(m) => write!(f, "storage is unavailable: {m}"),
+            StorageError::BadName(key) => write!(f, "the store cannot hold the key {key:?}"),
         }
     }
 }
@@ -135,6 +140,7 @@ impl Originals {
             Ok(Err(object_store::Error::NotFound { .. })) => {
                 Err(StorageError::NotFound(key.to_owned()))
             }
+            Ok(Err(e)) if name_too_long(&e) => Err(StorageError::BadName(key.to_owned())),
             Ok(Err(e)) => Err(StorageError::Unavailable(e.to_string())),
             Ok(Ok(v)) => Ok(v),
         }
@@ -195,15 +201,23 @@ impl Originals {
         let meta = meta_of(&result.meta);
         let mut chunks = result.into_stream();
         let timeout = self.timeout;
-        let first = match tokio::time::timeout(timeout, chunks.next()).await {
-            Err(_) => {
-                return Err(StorageError::Unavailable(
-                    "no data within the timeout".into(),
-                ))
+        // The first chunk holds at least SNIFF_BYTES (or the whole object): enough to tell the
+        // format, however the store happens to split its body.
+        let mut first = bytes::BytesMut::new();
+        while first.len() < SNIFF_BYTES {
+            match tokio::time::timeout(timeout, chunks.next()).await {
+                Err(_) => {
+                    return Err(StorageError::Unavailable(
+                        "no data within the timeout".into(),
+                    ))
+                }
+                Ok(None) => break,
+                Ok(Some(chunk)) => first.extend_from_slice(
+                    &chunk.map_err(|e| StorageError::Unavailable(e.to_string()))?,
+                ),
             }
-            Ok(None) => Bytes::new(),
-            Ok(Some(chunk)) => chunk.map_err(|e| StorageError::Unavailable(e.to_string()))?,
-        };
+        }
+        let first = first.freeze();
         let rest = futures::stream::unfold(chunks, move |mut chunks| async move {
             match tokio::time::timeout(timeout, chunks.next()).await {
                 Err(_) => Some((Err(std::io::Error::other("storage read stalled")), chunks)),
@@ -319,6 +333,9 @@ impl Originals {
     }
 }
 
+/// The least [`Streamed::first`] holds, unless the object is smaller.
+pub const SNIFF_BYTES: usize = 64;
+
 /// An original being streamed (see [`Originals::stream`]).
 pub struct Streamed {
     pub meta: Head,
@@ -332,6 +349,23 @@ impl std::fmt::Debug for Streamed {
             .field("meta", &self.meta)
             .finish_non_exhaustive()
     }
+}
+
+/// Whether a store refused a name as too long (a local directory: `ENAMETOOLONG`, as the key's
+/// segments grow when the store percent-encodes them).
+fn name_too_long(e: &object_store::Error) -> bool {
+    const ENAMETOOLONG: i32 = 36; // Linux
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.raw_os_error() == Some(ENAMETOOLONG))
+        {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 fn meta_of(meta: &object_store::ObjectMeta) -> Head {

@@ -216,3 +216,66 @@ async fn over_limit_originals_are_413() {
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(r.code(), "too_many_pixels");
 }
+
+/// A key the store cannot name (each `~` becomes `%7E` on a local directory: 100 of them pass
+/// the 255-byte segment limit but make a 300-byte file name) is the client's mistake, 400
+/// `bad_key`, and the answer names nothing of the server's (its originals directory).
+#[tokio::test]
+async fn a_key_the_store_cannot_name_is_a_client_error_without_internals() {
+    let f = fixture(|_| {});
+    let key = format!("/{}.jpg", "~".repeat(100));
+    let dir = f.dir.path().display().to_string();
+    let requests = [
+        get(&key),
+        get(&format!("{key}?width=10")),
+        put(&key, Some(TOKEN), None, Body::from(sample("cat-small.jpg"))),
+    ];
+    for req in requests {
+        let what = format!("{} {}", req.method(), req.uri());
+        let r = send(&f.app, req).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{what}");
+        assert_eq!(r.code(), "bad_key", "{what}");
+        let body = String::from_utf8_lossy(&r.body);
+        assert!(!body.contains(&dir), "{what} leaks the directory: {body}");
+    }
+}
+
+/// Every answer says `nosniff`; every answer that is not an image carries a CSP that lets it
+/// load nothing; and only images are served from the originals' store.
+#[tokio::test]
+async fn responses_are_nosniff_and_only_images_are_originals() {
+    let f = fixture(|_| {});
+    let admin = refract_server::http::admin_router(f.state.clone());
+    for (app, uri, image) in [
+        (&f.app, "/cat-small.jpg", true),
+        (&f.app, "/cat-small.jpg?width=40&format=webp", true),
+        (&f.app, "/cat-small.jpg?width=40&format=json", false),
+        (&f.app, "/cat-small.jpg?width=abc", false),
+        (&f.app, "/missing.jpg", false),
+        (&admin, "/health", false),
+        (&admin, "/metrics", false),
+    ] {
+        let r = send(app, get(uri)).await;
+        assert_eq!(r.header("x-content-type-options"), "nosniff", "{uri}");
+        match image {
+            true => assert!(r.headers.get("content-security-policy").is_none(), "{uri}"),
+            false => assert_eq!(
+                r.header("content-security-policy"),
+                refract_server::http::NON_IMAGE_CSP,
+                "{uri}"
+            ),
+        }
+    }
+    // A stored file that is not an image is never served, whatever its name.
+    let r = send(&f.app, get("/notes.txt")).await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(r.code(), "unsupported_format");
+    std::fs::write(
+        f.dir.path().join("page.jpg"),
+        b"<html><script>alert(1)</script>",
+    )
+    .expect("write");
+    let r = send(&f.app, get("/page.jpg")).await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(!String::from_utf8_lossy(&r.body).contains("<script>"));
+}

@@ -414,3 +414,44 @@ fn lifecycle_plan_prints_a_readable_plan_of_the_sample_policy() {
         "{json}"
     );
 }
+
+/// `lifecycle run` at a future `--now` would expire real objects early: refused unless the
+/// operator says so. `plan` at a future time is a forecast, and allowed.
+#[test]
+fn a_run_at_a_future_now_needs_the_explicit_flag() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let originals = dir.path().join("originals");
+    std::fs::create_dir_all(originals.join("tmp")).expect("mkdir");
+    let kept = originals.join("tmp/upload.jpg");
+    std::fs::write(&kept, sample("cat-small.jpg")).expect("copy");
+    let run = |extra: &[&str]| {
+        refract()
+            .args(["lifecycle", "run", "--policy", "samples/lifecycle.toml"])
+            .args(["--now", "2099-01-01"])
+            .args(extra)
+            .env("REFRACT_DATA_DIR", dir.path().join("data"))
+            .env("REFRACT_ORIGINALS", &originals)
+            .env("REFRACT_LOG", "warn")
+            .output()
+            .expect("run")
+    };
+    let refused = run(&[]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.starts_with("error[future_now]:"), "{err}");
+    assert!(kept.exists(), "nothing was expired");
+    let reindex = refract()
+        .args(["storage", "reindex"])
+        .env("REFRACT_DATA_DIR", dir.path().join("data"))
+        .env("REFRACT_ORIGINALS", &originals)
+        .env("REFRACT_LOG", "warn")
+        .output()
+        .expect("reindex");
+    assert!(reindex.status.success(), "{reindex:?}");
+    let allowed = run(&["--allow-future-now"]);
+    assert!(allowed.status.success(), "{allowed:?}");
+    assert!(
+        !kept.exists(),
+        "the tmp-uploads rule expired the upload, as asked"
+    );
+}

@@ -277,7 +277,10 @@ fn unknown_configuration_is_an_error_at_start_up() {
 #[test]
 fn sigterm_lets_in_flight_requests_finish() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let originals = dir.path().display().to_string();
+    // The originals beside the server's state (Serve keeps it in `dir/data`), not around it.
+    let originals_dir = dir.path().join("originals");
+    std::fs::create_dir(&originals_dir).expect("mkdir");
+    let originals = originals_dir.display().to_string();
     let token = "graceful-shutdown-token";
     let mut server = Serve::new(dir.path())
         .args(["--originals", &originals, "--upload-token", token])
@@ -313,7 +316,7 @@ fn sigterm_lets_in_flight_requests_finish() {
     let status = server.wait();
     assert!(status.success(), "exit status {status}");
     assert_eq!(
-        std::fs::read(dir.path().join("kept.png")).expect("stored"),
+        std::fs::read(originals_dir.join("kept.png")).expect("stored"),
         png
     );
     // And it no longer accepts connections.

@@ -801,9 +801,11 @@ async fn two_instances_share_postgres_and_a_bucket() {
     let now = (unix_ms() + 400 * DAY_MS).to_string();
     let sweep = |verb: &str| {
         let mut c = refract(&env_b);
-        c.args(["lifecycle", verb, "--policy"])
-            .arg(&policy)
-            .args(["--now", &now]);
+        c.args(["lifecycle", verb, "--policy"]).arg(&policy).args([
+            "--now",
+            &now,
+            "--allow-future-now",
+        ]);
         if verb == "plan" {
             c.arg("--json");
         }

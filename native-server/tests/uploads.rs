@@ -120,17 +120,29 @@ async fn uploads_are_checked_before_they_are_stored() {
     for name in ["t.txt", "empty.png", "big.jpg", "bomb.png"] {
         assert!(!f.dir.path().join(name).exists(), "{name} was stored");
     }
-    let r = send(
-        &f.app,
-        put(
-            "/cdn-cgi/image/w=1/x.png",
-            Some(TOKEN),
-            None,
-            Body::from("x"),
-        ),
-    )
-    .await;
-    assert_eq!(r.code(), "bad_key");
+    // Reserved prefixes, however the path spells them.
+    for path in [
+        "/cdn-cgi/image/w=1/x.png",
+        "/cdn-cgi%2Fimage/x.png",
+        "/cdn-cgi/image%2Fx.png",
+        "/.refract-cache/v2/0123456789abcdef0123456789abcdef",
+        "/%2Erefract-cache/v1/x",
+    ] {
+        let r = send(
+            &f.app,
+            put(
+                path,
+                Some(TOKEN),
+                None,
+                Body::from(sample("logo-alpha.png")),
+            ),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(r.code(), "bad_key", "{path}");
+    }
+    assert!(!f.dir.path().join("cdn-cgi").exists());
+    assert!(!f.dir.path().join(".refract-cache").exists());
     let r = send(
         &f.app,
         put("/x.png?w=1", Some(TOKEN), None, Body::from("x")),

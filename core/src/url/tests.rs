@@ -71,6 +71,14 @@ fn keys_are_decoded_once_and_checked() {
         open().resolve(&long, None).expect_err("long").code(),
         "bad_key"
     );
+    // A segment past a file name's 255 bytes; the same bytes split into segments are fine.
+    let segment = "é".repeat(128);
+    let e = open()
+        .resolve(&format!("/a/{segment}.jpg"), None)
+        .expect_err("long segment");
+    assert!(e.to_string().contains("255 bytes"), "{e}");
+    let split = format!("/{}/{}.jpg", &segment[..128], &segment[128..]);
+    assert!(open().resolve(&split, None).is_ok());
 }
 
 #[test]
@@ -148,6 +156,45 @@ fn signatures_cover_the_canonical_spec_and_key() {
         let e = a.resolve(path, Some(&query)).expect_err(&query);
         assert_eq!(e.code(), "bad_signature", "{path}?{query}");
         assert_eq!(e.kind().http_status(), 403);
+    }
+}
+
+/// A signature has one valid spelling: 64 lowercase hex digits. Uppercase and a `+` standing
+/// for a leading zero digit (`%2Ba` for `0a`, which `u8::from_str_radix` reads alike) are refused.
+#[test]
+fn signatures_have_one_spelling() {
+    let a = signed();
+    // A width whose signature has a byte written `0x`, for the `+x` spelling.
+    let (spec, sig) = (400..500)
+        .map(|w| {
+            let spec = Spec::parse(&format!("width={w}")).expect("spec");
+            let sig = a.sign("cat.jpg", &spec).expect("sig");
+            (spec, sig)
+        })
+        .find(|(_, sig)| sig.as_bytes().chunks(2).any(|p| p[0] == b'0'))
+        .expect("a signature with a 0x byte");
+    let width = spec.width.expect("width");
+    let ok = a.resolve("/cat.jpg", Some(&format!("width={width}&sig={sig}")));
+    assert!(ok.expect("the lowercase spelling").signed);
+    let plus: String = sig
+        .as_bytes()
+        .chunks(2)
+        .map(|p| match p {
+            [b'0', d] => format!("%2B{}", char::from(*d)),
+            [a, b] => format!("{}{}", char::from(*a), char::from(*b)),
+            _ => unreachable!("pairs"),
+        })
+        .collect();
+    for bad in [
+        sig.to_uppercase(),
+        plus,
+        format!("{sig}00"),
+        sig[..62].to_owned(),
+    ] {
+        let e = a
+            .resolve("/cat.jpg", Some(&format!("width={width}&sig={bad}")))
+            .expect_err(&bad);
+        assert_eq!(e.code(), "bad_signature", "{bad}");
     }
 }
 

@@ -151,6 +151,9 @@ pub(crate) struct SweepArgs {
     /// The time to evaluate rules at: Unix ms, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC).
     #[arg(long)]
     pub now: Option<String>,
+    /// Let `run` apply a policy at a `--now` in the future: its expirations and moves are real.
+    #[arg(long)]
+    pub allow_future_now: bool,
 }
 
 /// A failure reported as one line: `error[code]: message`.

@@ -44,6 +44,17 @@ pub(super) fn lifecycle(cmd: LifecycleCommand) -> Result<(), Failure> {
         Some(t) => Clock::manual(parse_time(t).map_err(|e| fail(&e))?),
         None => Clock::System,
     };
+    // A plan at a future time is a forecast; a run at one deletes and moves real objects early.
+    let future = clock.now_ms() > Clock::System.now_ms() + 60_000;
+    if future && matches!(cmd, LifecycleCommand::Run { .. }) && !sweep.allow_future_now {
+        return Err(Failure {
+            code: "future_now",
+            message: "--now is in the future: this run would expire and move real objects as \
+                      if that day had come. Plan with `lifecycle plan --now …`, or pass \
+                      --allow-future-now to run it anyway"
+                .into(),
+        });
+    }
     runtime()?.block_on(async {
         let background = Background::new();
         let policy = sweep.policy.as_deref();

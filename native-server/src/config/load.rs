@@ -100,6 +100,42 @@ impl Config {
             &self.presets,
         )
         .map_err(|e| ConfigError(format!("presets: {e}")))?;
+        self.check_namespaces()
+    }
+
+    /// The server's own state (warm tier, cold tier, SQLite index) must not sit inside the
+    /// originals, nor the originals inside it: variants would be served (and reindexed) as
+    /// originals, or originals evicted and expired as variants.
+    fn check_namespaces(&self) -> Result<(), ConfigError> {
+        let originals = Location::of(&self.originals);
+        let mut own: Vec<(&str, Location)> = Vec::new();
+        if let Some(dir) = self.warm_dir() {
+            own.push(("tiers.warm_dir", Location::of(&dir.display().to_string())));
+        }
+        if let Some(url) = self.cold_url() {
+            let mut cold = Location::of(&url);
+            cold.path
+                .extend(segments(&self.tiers.cold_prefix).map(str::to_owned));
+            own.push(("tiers.cold", cold));
+        }
+        if let Some(path) = self
+            .meta_url()
+            .and_then(|u| u.strip_prefix("sqlite://").map(str::to_owned))
+        {
+            let mut db = Location::of(&path);
+            db.path.pop(); // the database's directory: SQLite keeps -wal and -shm files beside it
+            own.push(("meta.url", db));
+        }
+        for (what, at) in own {
+            if at.overlaps(&originals) {
+                return Err(ConfigError(format!(
+                    "{what} and originals overlap ({} and {}): keep the server's state out of \
+                     the originals and the originals out of it (set data_dir, or {what}, elsewhere)",
+                    at.display(),
+                    originals.display()
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -110,8 +146,109 @@ impl Config {
         c.signing.keys.iter_mut().for_each(redact);
         c.upload.token.as_mut().map(redact);
         c.storage.s3.secret_access_key.as_mut().map(redact);
+        // URLs may carry credentials: `postgres://user:password@host/db`, `?password=…`.
+        for url in [&mut c.meta.url, &mut c.originals, &mut c.tiers.cold] {
+            *url = redact_url(url);
+        }
         toml::to_string(&c).unwrap_or_else(|e| format!("# cannot print configuration: {e}\n"))
     }
+}
+
+/// Where a store or directory is: a bucket (`s3://bucket`, or `""` for local paths) and the
+/// path segments inside it, made absolute and normalised for local paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Location {
+    bucket: String,
+    path: Vec<String>,
+}
+
+fn segments(s: &str) -> impl Iterator<Item = &str> {
+    s.split('/').filter(|p| !p.is_empty() && *p != ".")
+}
+
+impl Location {
+    fn of(url: &str) -> Location {
+        let url = url.trim();
+        match url.split_once("://") {
+            Some((scheme, rest)) if scheme != "file" => {
+                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                Location {
+                    bucket: format!("{scheme}://{bucket}"),
+                    path: segments(prefix).map(str::to_owned).collect(),
+                }
+            }
+            other => {
+                let dir = other.map_or(url, |(_, rest)| rest);
+                let absolute = std::env::current_dir()
+                    .unwrap_or_default()
+                    .join(dir)
+                    .display()
+                    .to_string();
+                let mut path: Vec<String> = Vec::new();
+                for part in segments(&absolute) {
+                    if part == ".." {
+                        path.pop();
+                    } else {
+                        path.push(part.to_owned());
+                    }
+                }
+                Location {
+                    bucket: String::new(),
+                    path,
+                }
+            }
+        }
+    }
+
+    /// One contains the other (or they are the same).
+    fn overlaps(&self, other: &Location) -> bool {
+        let shorter = self.path.len().min(other.path.len());
+        self.bucket == other.bucket && self.path[..shorter] == other.path[..shorter]
+    }
+
+    fn display(&self) -> String {
+        format!("{}/{}", self.bucket, self.path.join("/"))
+    }
+}
+
+/// `url` with the password of its user info and the values of query parameters that hold
+/// secrets replaced by `<redacted>`, for printing and logs.
+pub fn redact_url(url: &str) -> String {
+    const SECRET_PARAMS: &[&str] = &[
+        "password",
+        "passwd",
+        "sslpassword",
+        "secret",
+        "token",
+        "key",
+    ];
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    let authority = match authority.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _)) => format!("{name}:<redacted>@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if SECRET_PARAMS.iter().any(|s| k.eq_ignore_ascii_case(s)) => {
+                        format!("{k}=<redacted>")
+                    }
+                    _ => p.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", params.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 /// Merges `over` into `base`, recursing into tables; anything else is replaced.

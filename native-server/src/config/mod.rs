@@ -349,7 +349,7 @@ impl TransformConfig {
 
 mod load;
 
-pub use load::{ConfigError, ENV_PREFIX};
+pub use load::{redact_url, ConfigError, ENV_PREFIX};
 
 #[cfg(test)]
 mod tests;

@@ -104,6 +104,16 @@ fn printing_redacts_secrets_and_round_trips() {
     .expect("config");
     let text = c.to_toml_redacted();
     assert!(!text.contains("a-very-secret"), "{text}");
+    let mut with_urls = c.clone();
+    with_urls.meta.url = "postgres://refract:pg-secret-1@db:5432/refract?sslpassword=x2".into();
+    with_urls.tiers.cold = "s3://bucket/variants?token=tok-3".into();
+    let printed = with_urls.to_toml_redacted();
+    for secret in ["pg-secret-1", "x2", "tok-3"] {
+        assert!(!printed.contains(secret), "{secret} in {printed}");
+    }
+    assert!(
+        printed.contains("postgres://refract:<redacted>@db:5432/refract?sslpassword=<redacted>")
+    );
     assert!(!text.contains("another-secret"), "{text}");
     assert!(text.contains("<redacted>"));
     let plain = Config::default().to_toml_redacted();
@@ -119,4 +129,75 @@ fn the_sample_config_loads() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/refract.toml");
     let c = Config::load(Some(&path), env(&[]), &[]).expect("samples/refract.toml");
     assert!(!c.presets.is_empty());
+}
+
+#[test]
+fn urls_keep_everything_but_their_secrets() {
+    for (url, want) in [
+        ("postgres://u:p@h:5/db", "postgres://u:<redacted>@h:5/db"),
+        ("postgres://u@h/db", "postgres://u@h/db"),
+        ("postgres://u:p:q@h", "postgres://u:<redacted>@h"),
+        (
+            "postgres://h/db?user=u&password=p&x=1",
+            "postgres://h/db?user=u&password=<redacted>&x=1",
+        ),
+        ("s3://bucket/prefix", "s3://bucket/prefix"),
+        ("samples", "samples"),
+        ("", ""),
+    ] {
+        assert_eq!(redact_url(url), want, "{url}");
+    }
+}
+
+#[test]
+fn the_servers_state_may_not_overlap_the_originals() {
+    let dir = tempfile::tempdir().expect("dir");
+    let originals = dir.path().join("images").display().to_string();
+    let load = |pairs: &[(&str, &str)]| Config::load(None, env(pairs), &[]);
+    let inside = dir.path().join("images/state").display().to_string();
+    let outside = dir.path().join("state").display().to_string();
+    // The default data dir inside the originals: warm, cold and the SQLite file all would be.
+    let e = load(&[
+        ("REFRACT_ORIGINALS", &originals),
+        ("REFRACT_DATA_DIR", &inside),
+    ])
+    .expect_err("state inside the originals");
+    assert!(e.0.contains("overlap"), "{e}");
+    // The originals inside the state: warm would index them as variants.
+    let e = load(&[
+        ("REFRACT_ORIGINALS", &originals),
+        ("REFRACT_DATA_DIR", &dir.path().display().to_string()),
+    ])
+    .expect_err("originals inside the state");
+    assert!(e.0.contains("overlap"), "{e}");
+    // Relative spellings are resolved before comparing.
+    let dotted = format!("{originals}/../images/./state");
+    assert!(load(&[
+        ("REFRACT_ORIGINALS", &originals),
+        ("REFRACT_DATA_DIR", &dotted)
+    ])
+    .is_err());
+    assert!(load(&[
+        ("REFRACT_ORIGINALS", &originals),
+        ("REFRACT_DATA_DIR", &outside)
+    ])
+    .is_ok());
+    // In a bucket: the cold prefix inside the originals' prefix, or the other way round.
+    for (o, cold, prefix, ok) in [
+        ("s3://b/originals", "s3://b", "variants", true),
+        ("s3://b/originals", "s3://b/originals", "variants", false),
+        ("s3://b", "s3://b", "variants", false),
+        ("s3://b/originals", "s3://other", "originals", true),
+        ("s3://b/img", "s3://b/images", "v", true),
+    ] {
+        let r = load(&[
+            ("REFRACT_ORIGINALS", o),
+            ("REFRACT_TIERS__COLD", cold),
+            ("REFRACT_TIERS__COLD_PREFIX", prefix),
+            ("REFRACT_DATA_DIR", &outside),
+        ]);
+        assert_eq!(r.is_ok(), ok, "{o} vs {cold} + {prefix}: {r:?}");
+    }
+    // The default configuration (samples/ and refract-data/) is fine.
+    assert!(load(&[]).is_ok());
 }

@@ -205,9 +205,8 @@ async fn original(state: &AppState, key: &str, reply: &Reply<'_>) -> Result<Resp
     let o = state.originals.stream(key).await?;
     metrics::counter!(m::BYTES_IN).increment(o.meta.size);
     state.tiers.touch_original(key);
-    let content_type = refract_core::decode::sniff(&o.first)
-        .map(|f| f.mime_type())
-        .unwrap_or("application/octet-stream");
+    // Only images are served from the originals' store, with the type their bytes say.
+    let content_type = refract_core::decode::sniff(&o.first)?.mime_type();
     let etag = quote(&o.meta.etag);
     let body = if reply.head {
         axum::body::Body::empty()

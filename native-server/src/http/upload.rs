@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
-use refract_core::url::{decode_key, CDN_CGI_PREFIX};
+use refract_core::url::decode_key;
 
 use crate::error::{ApiError, Code};
 use crate::metrics as m;
@@ -91,20 +91,26 @@ async fn delete_inner(state: AppState, req: Request) -> Result<Response, ApiErro
 /// The object key of an upload or delete: the whole path, no options.
 fn key_of(req: &Request) -> Result<String, ApiError> {
     let path = req.uri().path();
-    if path.starts_with(CDN_CGI_PREFIX) {
-        return Err(ApiError::new(
-            Code::BadKey,
-            "keys under cdn-cgi/image/ are reserved for transforms",
-        ));
-    }
     if req.uri().query().is_some_and(|q| !q.is_empty()) {
         return Err(ApiError::new(
             Code::OptionsNotAllowed,
             "uploads and deletes take no query options",
         ));
     }
-    Ok(decode_key(path.strip_prefix('/').unwrap_or(path))?)
+    let key = decode_key(path.strip_prefix('/').unwrap_or(path))?;
+    // Checked on the decoded key, so `cdn-cgi%2Fimage/x.jpg` is refused like `cdn-cgi/image/x.jpg`.
+    if let Some(prefix) = RESERVED.iter().find(|p| key.starts_with(*p)) {
+        return Err(ApiError::new(
+            Code::BadKey,
+            format!("keys under {prefix} are reserved"),
+        ));
+    }
+    Ok(key)
 }
+
+/// Key prefixes an original may not have: transform URLs (`/cdn-cgi/image/…`, the core's
+/// `CDN_CGI_PREFIX`), and the path under which the edge worker keeps variants in the Cache API.
+const RESERVED: &[&str] = &["cdn-cgi/image/", ".refract-cache/"];
 
 fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(token) = state.config.upload.token.as_deref() else {
@@ -177,4 +183,15 @@ async fn read_multipart(req: Request, limit: u64) -> Result<Bytes, ApiError> {
         Code::MissingFile,
         "the form has no file field",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_reserved_transform_prefix_is_the_grammars() {
+        assert_eq!(
+            refract_core::url::CDN_CGI_PREFIX,
+            format!("/{}", super::RESERVED[0])
+        );
+    }
 }

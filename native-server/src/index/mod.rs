@@ -74,7 +74,8 @@ impl Index {
             return Ok(Index::Postgres(postgres::Postgres::open(url).await?));
         }
         Err(IndexError::Open(format!(
-            "{url:?}: expected sqlite://PATH, sqlite::memory: or postgres://…"
+            "{:?}: expected sqlite://PATH, sqlite::memory: or postgres://…",
+            crate::config::redact_url(url)
         )))
     }
 
