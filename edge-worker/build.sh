@@ -33,7 +33,7 @@ cargo build -p refract-edge --target wasm32-unknown-unknown --profile wasm
 raw="$target_dir/wasm32-unknown-unknown/wasm/refract_edge.wasm"
 mkdir -p "$out"
 stamp="$out/.built-from"
-sum=$(sha256sum "$raw" edge-worker/entry.mjs | sha256sum | cut -c1-64)
+sum=$(sha256sum "$raw" edge-worker/entry.mjs edge-worker/build.sh | sha256sum | cut -c1-64)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && [ -f "$out/refract_edge_bg.wasm" ]; then
     echo "build.sh: $out is up to date"
 else
@@ -41,7 +41,8 @@ else
     # (wrangler's own, pinned by package-lock.json); the wasm stays a separate module import.
     gen="$out/.bindgen"
     rm -rf "$gen" && mkdir -p "$gen"
-    wasm-bindgen --target web --no-typescript --out-dir "$gen" "$raw"
+    wasm-bindgen --target web --no-typescript --experimental-reset-state-function \
+        --out-dir "$gen" "$raw"
     "$wasm_opt" -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
         --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
         "$gen/refract_edge_bg.wasm" -o "$out/refract_edge_bg.wasm"

@@ -61,6 +61,42 @@ pub fn sniff(bytes: &[u8]) -> Result<InputFormat, Error> {
     }
 }
 
+/// How many leading bytes [`servable_type`] needs.
+pub const SNIFF_BYTES: usize = 64;
+
+/// The content type an original may be served untouched with, from its first bytes: the
+/// formats browsers show as images (JPEG, PNG, GIF, WebP, AVIF). Anything else (SVG, which can
+/// carry scripts; HTML or text uploaded under an image name; formats browsers do not show) is
+/// `None`, and hosts refuse to serve it as an original.
+pub fn servable_type(first: &[u8]) -> Option<&'static str> {
+    match sniff(first) {
+        Ok(format) => Some(format.mime_type()),
+        Err(_)
+            if matches!(
+                first,
+                [
+                    _,
+                    _,
+                    _,
+                    _,
+                    b'f',
+                    b't',
+                    b'y',
+                    b'p',
+                    b'a',
+                    b'v',
+                    b'i',
+                    b'f' | b's',
+                    ..
+                ]
+            ) =>
+        {
+            Some("image/avif")
+        }
+        Err(_) => None,
+    }
+}
+
 fn looks_like_svg(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(256)];
     let text = String::from_utf8_lossy(head);
@@ -77,6 +113,13 @@ pub struct Header {
     pub orientation: Orientation,
     pub icc: Option<Vec<u8>>,
     pub exif: Option<Vec<u8>>,
+    /// A progressive JPEG: the decoder keeps every coefficient of the full-size image until
+    /// the last scan, whatever the shrink-on-load ([`crate::cost`] counts it).
+    pub progressive: bool,
+    /// Bytes per pixel of the decoder's own output at full scale: 1 (grey) to 8 (16-bit RGBA).
+    pub bytes_per_pixel: u8,
+    /// Whether the colour type can hold transparency (the pixels may still all be opaque).
+    pub alpha: bool,
 }
 
 /// Reads the header and checks the pixel limit. Allocates no pixel buffer.
@@ -154,6 +197,9 @@ fn probe_jpeg(bytes: &[u8]) -> Result<Header, Error> {
         orientation: exif.as_deref().map(exif::orientation).unwrap_or_default(),
         icc: d.icc_profile(),
         exif,
+        progressive: info.coding_process == jpeg_decoder::CodingProcess::DctProgressive,
+        bytes_per_pixel: u8::try_from(info.pixel_format.pixel_bytes()).unwrap_or(u8::MAX),
+        alpha: false,
     })
 }
 
@@ -202,6 +248,7 @@ fn probe_image(format: InputFormat, mut d: impl ImageDecoder) -> Result<Header, 
     // Metadata is optional: a broken ICC or EXIF chunk must not make the image undecodable.
     let icc = d.icc_profile().ok().flatten();
     let exif = d.exif_metadata().ok().flatten();
+    let color = d.color_type();
     Ok(Header {
         format,
         width,
@@ -209,6 +256,9 @@ fn probe_image(format: InputFormat, mut d: impl ImageDecoder) -> Result<Header, 
         orientation: exif.as_deref().map(exif::orientation).unwrap_or_default(),
         icc,
         exif,
+        progressive: false,
+        bytes_per_pixel: color.bytes_per_pixel(),
+        alpha: color.has_alpha(),
     })
 }
 

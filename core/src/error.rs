@@ -37,6 +37,13 @@ impl ErrorKind {
     }
 }
 
+/// What a [`Error::TooCostly`] transform would use too much of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resource {
+    Cpu,
+    Memory,
+}
+
 /// Everything that can go wrong in the core.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -74,6 +81,14 @@ pub enum Error {
     TooManyPixels { width: u32, height: u32, limit: u64 },
     /// The object key in the URL is not acceptable (empty segment, `..`, backslash, …).
     BadKey { reason: &'static str },
+    /// The transform would cost more than the host allows (see [`crate::cost`]).
+    TooCostly {
+        resource: Resource,
+        /// What the estimate is of, e.g. `AVIF encode of 49.0 MP`.
+        what: String,
+        estimate: u64,
+        limit: u64,
+    },
     /// `preset=` names no configured preset.
     UnknownPreset { name: String },
     /// An unsigned request asks for a width outside the configured allow-list.
@@ -101,6 +116,7 @@ impl Error {
             | Error::OutputTooManyPixels { .. }
             | Error::NotApplicable { .. }
             | Error::BadKey { .. }
+            | Error::TooCostly { .. }
             | Error::UnknownPreset { .. }
             | Error::WidthNotAllowed { .. } => ErrorKind::BadSpec,
             Error::SignatureRequired | Error::BadSignature => ErrorKind::Forbidden,
@@ -128,6 +144,7 @@ impl Error {
             Error::InputTooLarge { .. } => "input_too_large",
             Error::TooManyPixels { .. } => "too_many_pixels",
             Error::BadKey { .. } => "bad_key",
+            Error::TooCostly { .. } => "too_costly",
             Error::UnknownPreset { .. } => "unknown_preset",
             Error::WidthNotAllowed { .. } => "width_not_allowed",
             Error::SignatureRequired => "signature_required",
@@ -225,6 +242,28 @@ impl fmt::Display for Error {
                 "requested output {width}x{height} exceeds the maximum area of {limit} pixels"
             ),
             Error::BadKey { reason } => write!(f, "bad object key: {reason}"),
+            Error::TooCostly {
+                resource: Resource::Cpu,
+                what,
+                estimate,
+                limit,
+            } => write!(
+                f,
+                "this transform ({what}) would take about {estimate} ms of CPU, more than the \
+                 limit of {limit} ms: ask for a smaller output or a cheaper format"
+            ),
+            Error::TooCostly {
+                resource: Resource::Memory,
+                what,
+                estimate,
+                limit,
+            } => write!(
+                f,
+                "this transform ({what}) would hold about {} MiB of memory, more than the \
+                 limit of {} MiB: ask for a smaller output or use a smaller original",
+                estimate.div_ceil(1 << 20),
+                limit >> 20
+            ),
             Error::UnknownPreset { name } => write!(f, "unknown preset `{}`", truncate(name)),
             Error::WidthNotAllowed { width } => write!(
                 f,

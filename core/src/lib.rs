@@ -11,6 +11,7 @@
 //! encode. Same input and spec give the same bytes on the same target.
 
 pub mod color;
+pub mod cost;
 pub mod decode;
 pub mod encode;
 mod error;
@@ -20,6 +21,7 @@ mod limits;
 pub mod negotiate;
 pub mod ops;
 pub mod plan;
+mod policy;
 pub mod saliency;
 pub mod similarity;
 pub mod spec;
@@ -27,67 +29,21 @@ pub mod url;
 pub mod variant;
 
 pub use color::Icc;
+pub use cost::Cost;
 pub use decode::{Header, InputFormat};
 pub use encode::OutputFormat;
-pub use error::{json_body, Error, ErrorKind};
+pub use error::{json_body, Error, ErrorKind, Resource};
 pub use limits::Limits;
 pub use plan::Plan;
+pub use policy::Policy;
 pub use spec::{Fit, Flip, Format, Gravity, Metadata, Quality, Rotate, Spec, Trim};
 pub use variant::{Output as VariantOutput, VariantKey};
 
 use image::DynamicImage;
 
-/// Encoder settings a host chooses for its CPU budget.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Policy {
-    /// rav1e speed, 1 (slowest, smallest) to 10 (fastest). Default 6.
-    pub avif_speed: u8,
-    /// libwebp method, 0 (fastest) to 6 (smallest). Default 4.
-    pub webp_method: u8,
-    /// Quality when the spec gives none, for JPEG and lossy WebP. Default 85.
-    pub default_quality: u8,
-    /// Quality when the spec gives none, for AVIF. Default 64 (AVIF reaches JPEG 85's
-    /// look at a lower number).
-    pub default_avif_quality: u8,
-    /// Largest output area, in pixels, that `format=auto` encodes as AVIF; past it, auto picks
-    /// WebP (or the JPEG/PNG fallback when the client does not list WebP). AVIF's encode time
-    /// grows with the area, and a host with a CPU budget per request (the edge) caps it.
-    /// Default: no cap. An explicit `format=avif` is not affected; hosts check it themselves.
-    pub max_avif_pixels: u64,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            avif_speed: 6,
-            webp_method: 4,
-            default_quality: 85,
-            default_avif_quality: 64,
-            max_avif_pixels: u64::MAX,
-        }
-    }
-}
-
-impl Policy {
-    /// What `format=auto` picks for this `Accept` header and an output of `canvas` pixels:
-    /// [`negotiate::preference`], with AVIF stepped down to WebP past
-    /// [`Policy::max_avif_pixels`]. [`VariantKey`] counts the cap and the step-down in its
-    /// fingerprint, so hosts with different caps never share an ETag for different bytes.
-    pub fn auto_preference(&self, accept: &str, canvas: (u32, u32)) -> negotiate::Preference {
-        let pref = negotiate::preference(accept);
-        let area = u64::from(canvas.0) * u64::from(canvas.1);
-        if pref != negotiate::Preference::Avif || area <= self.max_avif_pixels {
-            return pref;
-        }
-        if (OutputFormat::Webp { lossless: false }).available()
-            && negotiate::accepts(accept, "image/webp")
-        {
-            negotiate::Preference::Webp
-        } else {
-            negotiate::Preference::Fallback
-        }
-    }
-}
+/// The Content-Security-Policy both hosts send on every response that is not an image (JSON
+/// errors and metadata): nothing loads, nothing runs, nothing frames it.
+pub const NON_IMAGE_CSP: &str = "default-src 'none'; frame-ancestors 'none'; sandbox";
 
 /// Everything besides the image and the spec that a transform depends on.
 #[derive(Debug, Clone, Default)]
@@ -131,15 +87,12 @@ pub struct Output {
 /// Transforms `input` according to `spec`. See the crate documentation for the pipeline.
 pub fn transform(input: &[u8], spec: &Spec, ctx: &Context) -> Result<Output, Error> {
     let limits = &ctx.limits;
-    limits.check_input_bytes(input.len())?;
-    let header = decode::probe(input, limits)?;
-    let mut plan = Plan::new(header.width, header.height, header.orientation, spec)?;
-    let (cw, ch) = (u64::from(plan.canvas.0), u64::from(plan.canvas.1));
-    limits.check_output_dimensions(
-        cw.max(u64::from(plan.resize.0)),
-        ch.max(u64::from(plan.resize.1)),
-    )?;
-
+    let Estimate {
+        header,
+        mut plan,
+        preference,
+        ..
+    } = estimate(input, spec, ctx)?;
     if spec.format == Some(Format::Json) {
         return Ok(json_output(input.len(), &header, &plan));
     }
@@ -205,7 +158,7 @@ pub fn transform(input: &[u8], spec: &Spec, ctx: &Context) -> Result<Output, Err
             [255, 255, 255, 255]
         });
     let has_alpha = img.color().has_alpha() || (padded && pad_bg[3] < 255);
-    let format = choose_format(spec, ctx, has_alpha, plan.canvas)?;
+    let format = choose_format(spec, preference, has_alpha, plan.canvas)?;
     if padded {
         img = ops::pad(img, plan.canvas, plan.offset, pad_bg);
     }
@@ -247,10 +200,86 @@ pub fn transform(input: &[u8], spec: &Spec, ctx: &Context) -> Result<Output, Err
     })
 }
 
-/// Picks the output format from the spec, the client's `Accept` header and the image.
+/// What a transform would do and cost, known from the header before any pixel is decoded.
+#[derive(Debug, Clone)]
+pub struct Estimate {
+    pub header: Header,
+    pub plan: Plan,
+    /// What `format=auto` resolved to, within the caps.
+    pub preference: negotiate::Preference,
+    /// The output format; where it depends on transparency not known before decoding (the
+    /// JPEG/PNG fallback), the costlier of the two.
+    pub format: OutputFormat,
+    pub cost: Cost,
+}
+
+/// Reads the header, plans, resolves `format=auto` within [`Policy::max_cpu_ms`] and
+/// estimates the cost, without decoding: everything [`transform`] checks before it allocates
+/// pixels. A request over [`Limits`], over [`Policy::max_cpu_ms`] or over
+/// [`Limits::max_memory_bytes`] is an error here. Hosts call it to budget memory and CPU before
+/// they hand the work to a thread (or to decide to hand it elsewhere).
+pub fn estimate(input: &[u8], spec: &Spec, ctx: &Context) -> Result<Estimate, Error> {
+    let limits = &ctx.limits;
+    limits.check_input_bytes(input.len())?;
+    let header = decode::probe(input, limits)?;
+    let plan = Plan::new(header.width, header.height, header.orientation, spec)?;
+    let (cw, ch) = (u64::from(plan.canvas.0), u64::from(plan.canvas.1));
+    limits.check_output_dimensions(
+        cw.max(u64::from(plan.resize.0)),
+        ch.max(u64::from(plan.resize.1)),
+    )?;
+    let accept = ctx.accept.unwrap_or("");
+    let may_have_alpha = header.alpha
+        || (plan.canvas != plan.resize && spec.background.is_some_and(|bg| bg.0[3] < 255));
+    let mut preference = ctx.policy.auto_preference(accept, plan.canvas);
+    let (format, cost) = loop {
+        let format = choose_format(spec, preference, may_have_alpha, plan.canvas)?;
+        let cost = cost::estimate(input.len(), &header, &plan, format, &ctx.policy);
+        if cost.cpu_ms <= ctx.policy.max_cpu_ms || spec.format != Some(Format::Auto) {
+            break (format, cost);
+        }
+        match Policy::step_down(accept, preference) {
+            Some(cheaper) => preference = cheaper,
+            None => break (format, cost),
+        }
+    };
+    let what = || {
+        format!(
+            "{} of {:.1} MP from {:.1} MP",
+            format.name(),
+            cost.output_pixels as f64 / 1e6,
+            f64::from(header.width) * f64::from(header.height) / 1e6
+        )
+    };
+    if cost.cpu_ms > ctx.policy.max_cpu_ms {
+        return Err(Error::TooCostly {
+            resource: Resource::Cpu,
+            what: what(),
+            estimate: cost.cpu_ms,
+            limit: ctx.policy.max_cpu_ms,
+        });
+    }
+    if cost.memory_bytes > limits.max_memory_bytes {
+        return Err(Error::TooCostly {
+            resource: Resource::Memory,
+            what: what(),
+            estimate: cost.memory_bytes,
+            limit: limits.max_memory_bytes,
+        });
+    }
+    Ok(Estimate {
+        header,
+        plan,
+        preference,
+        format,
+        cost,
+    })
+}
+
+/// Picks the output format from the spec, what `format=auto` resolved to, and the image.
 fn choose_format(
     spec: &Spec,
-    ctx: &Context,
+    preference: negotiate::Preference,
     has_alpha: bool,
     canvas: (u32, u32),
 ) -> Result<OutputFormat, Error> {
@@ -264,7 +293,7 @@ fn choose_format(
     let lossless = spec.quality == Some(Quality::Value(100));
     let chosen = match spec.format {
         None => fallback,
-        Some(Format::Auto) => match ctx.policy.auto_preference(ctx.accept.unwrap_or(""), canvas) {
+        Some(Format::Auto) => match preference {
             negotiate::Preference::Avif => OutputFormat::Avif,
             negotiate::Preference::Webp => OutputFormat::Webp { lossless },
             negotiate::Preference::Fallback => fallback,

@@ -17,6 +17,10 @@ pub struct Limits {
     /// Largest output area (width × height of the canvas), in pixels. Default 50,000,000:
     /// without it, `w=12000,h=12000,fit=squeeze` on a thumbnail would ask for 144 MP.
     pub max_output_pixels: u64,
+    /// Largest estimated memory of one transform, in bytes ([`crate::cost`]): the input, the
+    /// decoder's buffers (a progressive JPEG keeps its full-size coefficients even when it is
+    /// shrunk on load), the pixel buffers and the encoder's. Default 2 GiB.
+    pub max_memory_bytes: u64,
 }
 
 impl Default for Limits {
@@ -26,6 +30,7 @@ impl Default for Limits {
             max_input_pixels: 100_000_000,
             max_output_dimension: 12_000,
             max_output_pixels: 50_000_000,
+            max_memory_bytes: 2 << 30,
         }
     }
 }

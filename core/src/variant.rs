@@ -117,6 +117,16 @@ impl Output {
     }
 }
 
+/// What `format=auto` steps down to from `output` (Policy::step_down).
+fn below(output: Output, accept: &str) -> Output {
+    let webp =
+        (OutputFormat::Webp { lossless: false }).available() && accepts(accept, "image/webp");
+    match output {
+        Output::Avif if webp => Output::Webp,
+        _ => Output::Fallback,
+    }
+}
+
 /// The identity of a variant, without the original's version. See the module documentation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VariantKey {
@@ -152,11 +162,20 @@ impl VariantKey {
             && spec.format == Some(Format::Auto)
             && policy.max_avif_pixels != u64::MAX
         {
-            let webp = (OutputFormat::Webp { lossless: false }).available()
-                && accepts(accept, "image/webp");
-            let below = if webp { Output::Webp } else { Output::Fallback };
             settings.push_str(&format!(" cap={}", policy.max_avif_pixels));
-            settings.push_str(&encoder_settings(below, spec, policy));
+            settings.push_str(&encoder_settings(below(output, accept), spec, policy));
+        }
+        // Past the CPU cap, auto steps down as far as the fallback (crate::estimate).
+        if spec.format == Some(Format::Auto)
+            && policy.max_cpu_ms != u64::MAX
+            && output != Output::Fallback
+        {
+            settings.push_str(&format!(" cpu_cap={}", policy.max_cpu_ms));
+            let mut step = output;
+            while step != Output::Fallback {
+                step = below(step, accept);
+                settings.push_str(&encoder_settings(step, spec, policy));
+            }
         }
         let digest = build_hasher()
             .clone()

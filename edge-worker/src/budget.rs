@@ -3,7 +3,7 @@
 //! request over budget goes to the native origin, or gets the core error that names the limit.
 
 use refract_core::decode::Header;
-use refract_core::{Error, Format, InputFormat, Plan, Spec};
+use refract_core::{Cost, Error, Format, InputFormat, Plan, Resource, Spec};
 
 use crate::config::Budget;
 
@@ -18,8 +18,16 @@ pub fn check_size(bytes: u64, budget: &Budget) -> Result<(), Error> {
     Ok(())
 }
 
-/// Checks what decoding and encoding this request would cost, from the header and the plan.
-pub fn check_plan(header: &Header, plan: &Plan, spec: &Spec, budget: &Budget) -> Result<(), Error> {
+/// Checks what decoding and encoding this request would cost, from the header, the plan and
+/// the core's estimate ([`refract_core::estimate`], which has already refused what is over
+/// the CPU cap).
+pub fn check_plan(
+    header: &Header,
+    plan: &Plan,
+    cost: &Cost,
+    spec: &Spec,
+    budget: &Budget,
+) -> Result<(), Error> {
     let (cw, ch) = (u64::from(plan.canvas.0), u64::from(plan.canvas.1));
     if spec.format != Some(Format::Json) {
         let (w, h) = decoded_size(header, plan);
@@ -39,6 +47,19 @@ pub fn check_plan(header: &Header, plan: &Plan, spec: &Spec, budget: &Budget) ->
                 limit: budget.max_decode_pixels,
             });
         }
+    }
+    if cost.memory_bytes > budget.max_memory_bytes {
+        return Err(Error::TooCostly {
+            resource: Resource::Memory,
+            what: format!(
+                "{}x{} {}",
+                header.width,
+                header.height,
+                header.format.name()
+            ),
+            estimate: cost.memory_bytes,
+            limit: budget.max_memory_bytes,
+        });
     }
     if spec.format == Some(Format::Avif) && cw * ch > budget.max_avif_pixels {
         return Err(Error::OutputTooManyPixels {

@@ -22,6 +22,16 @@ pub mod defaults {
     /// Largest AVIF output area; `format=auto` steps down to WebP past it. At speed 9, AVIF costs
     /// about 1 µs of CPU per output pixel in workerd: 1 MP is about 1 s and 47 MB.
     pub const MAX_AVIF_PIXELS: u64 = 1_000_000;
+    /// Largest estimated memory of one transform (`refract_core::cost`), which counts what the
+    /// pixel budget cannot see: a progressive JPEG keeps its full-size coefficients even when
+    /// it is shrunk on load (a 16.8 MP progressive photo took 124 MiB of wasm memory for an
+    /// 800 px output). 96 MiB of estimate keeps the 10.7 MP progressive sample at 320–800 px
+    /// at the edge and hands larger progressive photos to the origin.
+    pub const MAX_MEMORY_BYTES: u64 = 96 * 1024 * 1024;
+    /// Largest estimated CPU time of one transform, in the core's reference milliseconds
+    /// (native; wasm in workerd takes two to three times as long). `format=auto` steps down
+    /// to fit; an explicit format over it is handed off.
+    pub const MAX_CPU_MS: u64 = 5_000;
     /// rav1e speed at the edge (1 slowest … 10 fastest): 9 is twice as fast as 8 for 2% more
     /// bytes; 10 is another 25–30% faster for 12–17% more bytes.
     pub const AVIF_SPEED: u8 = 9;
@@ -53,6 +63,8 @@ pub struct Budget {
     pub max_input_bytes: u64,
     pub max_decode_pixels: u64,
     pub max_avif_pixels: u64,
+    pub max_memory_bytes: u64,
+    pub max_cpu_ms: u64,
 }
 
 /// The whole configuration of one worker.
@@ -163,6 +175,8 @@ impl EdgeConfig {
             max_input_bytes: number("MAX_INPUT_BYTES", defaults::MAX_INPUT_BYTES)?,
             max_decode_pixels: number("MAX_DECODE_PIXELS", defaults::MAX_DECODE_PIXELS)?,
             max_avif_pixels: number("MAX_AVIF_PIXELS", defaults::MAX_AVIF_PIXELS)?,
+            max_memory_bytes: number("MAX_MEMORY_BYTES", defaults::MAX_MEMORY_BYTES)?,
+            max_cpu_ms: number("MAX_CPU_MS", defaults::MAX_CPU_MS)?,
         };
         // The core's own limits stay as a second line: the budget decides first, from the header.
         let limits = Limits {
@@ -173,6 +187,7 @@ impl EdgeConfig {
             avif_speed: effort("AVIF_SPEED", defaults::AVIF_SPEED, 1..=10)?,
             webp_method: effort("WEBP_METHOD", defaults::WEBP_METHOD, 0..=6)?,
             max_avif_pixels: budget.max_avif_pixels,
+            max_cpu_ms: budget.max_cpu_ms,
             ..Policy::default()
         };
         Ok(EdgeConfig {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use refract_core::{Context, Format, Plan, Spec, VariantKey};
+use refract_core::{Context, Format, Spec, VariantKey};
 use worker::{Cache, Env, Headers, Method, Request, RequestInit, Response, Url};
 
 use crate::budget;
@@ -14,16 +14,48 @@ use crate::source::{self, Fetched};
 pub async fn fetch(req: Request, env: Env, ctx: worker::Context) -> worker::Result<Response> {
     // Read apart from the rest of the settings, so that errors (a bad setting too) carry it.
     let expose_memory = config::expose_memory(env.var("EXPOSE_MEMORY").ok().map(|v| v.to_string()));
+    if config::expose_memory(env.var("DEBUG_TRAP").ok().map(|v| v.to_string()))
+        && req.path() == "/.refract-debug/trap"
+    {
+        // For the test of entry.mjs's recovery: run out of memory in the middle of a
+        // transform, as a hostile image would. The allocation failure aborts (a trap) with the
+        // memory still held, and wasm memory never shrinks: without a rebuild, every later
+        // request in this isolate fails too.
+        let _busy = Transforming::enter();
+        let mut size = 256usize << 20;
+        while size >= 64 {
+            let mut block: Vec<u8> = Vec::new();
+            if block.try_reserve_exact(size).is_ok() {
+                std::mem::forget(block);
+            } else {
+                size /= 2;
+            }
+        }
+        let last: Vec<u8> = Vec::with_capacity(1 << 20);
+        std::mem::forget(last);
+        panic!("DEBUG_TRAP: memory was not exhausted");
+    }
     let mut res = match handle(req, &env, &ctx).await {
         Ok(res) => res,
         Err(e) => e.into_response(),
     };
+    // As the origin does: no response is sniffed into another type, and one that is not an
+    // image (a JSON error, anything a handoff passed on) may not run or frame anything.
+    let headers = copy_headers(res.headers());
+    let _ = headers.set("x-content-type-options", "nosniff");
+    let is_image = headers
+        .get("content-type")
+        .ok()
+        .flatten()
+        .is_some_and(|t| t.starts_with("image/"));
+    if !is_image {
+        let _ = headers.set("content-security-policy", refract_core::NON_IMAGE_CSP);
+    }
     if expose_memory {
         let bytes = core::arch::wasm32::memory_size(0) * 65_536;
-        let headers = copy_headers(res.headers());
         let _ = headers.set("x-refract-memory", &bytes.to_string());
-        res = res.with_headers(headers);
     }
+    res = res.with_headers(headers);
     Ok(res)
 }
 
@@ -128,11 +160,26 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
         Err(Fetched::Failed(e)) => return Err(e),
         Err(Fetched::OverBudget(over)) => return handoff(&cfg, &ask, over).await,
     };
-    let header = refract_core::decode::probe(&original.bytes, &cfg.limits)?;
-    let plan = Plan::new(header.width, header.height, header.orientation, &spec)?;
-    if let Err(over) = budget::check_plan(&header, &plan, &spec, &cfg.budget) {
+    // What the transform would cost, from the header alone: over the edge budget (or the CPU
+    // cap), the request goes to the origin before any pixel is decoded.
+    let estimate = match refract_core::estimate(&original.bytes, &spec, &context(&ask.accept, &cfg))
+    {
+        Ok(e) => e,
+        Err(over @ refract_core::Error::TooCostly { .. }) => {
+            return handoff(&cfg, &ask, over).await
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Err(over) = budget::check_plan(
+        &estimate.header,
+        &estimate.plan,
+        &estimate.cost,
+        &spec,
+        &cfg.budget,
+    ) {
         return handoff(&cfg, &ask, over).await;
     }
+    drop(estimate);
     let etag = variant.etag(&original.etag);
     let labels = Labels {
         etag: &etag,
@@ -143,7 +190,10 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
         return Ok(res);
     }
 
-    let output = transform(&original.bytes, &spec, &ask.accept, &cfg)?;
+    let output = {
+        let _busy = Transforming::enter();
+        transform(&original.bytes, &spec, &ask.accept, &cfg)?
+    };
     drop(original);
     let headers = labels.headers();
     let _ = headers.set("content-type", output.format.content_type());
@@ -172,13 +222,42 @@ fn transform(
     accept: &str,
     cfg: &EdgeConfig,
 ) -> Result<refract_core::Output, EdgeError> {
-    let ctx = Context {
+    Ok(refract_core::transform(input, spec, &context(accept, cfg))?)
+}
+
+/// Marks the synchronous transform in a JS global (`__refractTransforming`). JS runs one thing
+/// at a time, so when a request arrives and finds the mark set, the transform that set it
+/// never returned: the instance trapped (out of memory, a panic), and entry.mjs rebuilds it
+/// before handing it the request.
+struct Transforming;
+
+impl Transforming {
+    const MARK: &'static str = "__refractTransforming";
+
+    fn enter() -> Transforming {
+        Transforming::set(true);
+        Transforming
+    }
+
+    fn set(on: bool) {
+        let global = worker::js_sys::global();
+        let _ = worker::js_sys::Reflect::set(&global, &Self::MARK.into(), &on.into());
+    }
+}
+
+impl Drop for Transforming {
+    fn drop(&mut self) {
+        Transforming::set(false);
+    }
+}
+
+fn context<'a>(accept: &'a str, cfg: &EdgeConfig) -> Context<'a> {
+    Context {
         limits: cfg.limits,
         accept: Some(accept),
         policy: cfg.policy,
         clock: Some(now_ms),
-    };
-    Ok(refract_core::transform(input, spec, &ctx)?)
+    }
 }
 
 fn now_ms() -> f64 {

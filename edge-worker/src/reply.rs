@@ -149,11 +149,31 @@ pub fn not_modified(labels: &Labels<'_>) -> Response {
         .unwrap_or_else(|e| EdgeError::from(e).into_response())
 }
 
+/// The headers of another server's response that [`forward`] passes on.
+const FORWARDED: [&str; 9] = [
+    "content-type",
+    "content-length",
+    "etag",
+    "last-modified",
+    "cache-control",
+    "vary",
+    "retry-after",
+    "server-timing",
+    "location",
+];
+
 /// Another server's response passed on: its status, a mutable copy of its headers with `set`
 /// applied, and its body as it is (none for a 304 or a HEAD, else streamed, never buffered).
 pub fn forward(res: Response, set: &[(&str, &str)]) -> Response {
     let status = res.status_code();
-    let headers = copy_headers(res.headers());
+    // Only what describes the answer is passed on, never the origin's cookies, server
+    // details or anything else it happens to send.
+    let headers = Headers::new();
+    for name in FORWARDED {
+        if let Ok(Some(v)) = res.headers().get(name) {
+            let _ = headers.set(name, &v);
+        }
+    }
     for (k, v) in set {
         let _ = headers.set(k, v);
     }

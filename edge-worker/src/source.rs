@@ -3,7 +3,7 @@
 //! been checked by the core (no `..`, no empty segments, no control characters).
 
 use futures::StreamExt;
-use worker::{Env, Fetch, Headers, Method, Request, RequestInit, Response};
+use worker::{Conditional, Env, Fetch, Headers, Method, Range, Request, RequestInit, Response};
 
 use crate::budget;
 use crate::config::EdgeConfig;
@@ -84,27 +84,44 @@ pub async fn passthrough(
     cache_control: &str,
 ) -> Result<Response, EdgeError> {
     if let Ok(bucket) = env.bucket(R2_BINDING) {
-        let object = bucket
+        // The type comes from the first bytes (a ranged read), never from stored metadata or
+        // the name; the body is then read at that version only (an upload in between fails
+        // the condition instead of serving other bytes under this type).
+        let head = bucket
             .get(key)
+            .range(Range::Prefix {
+                length: refract_core::decode::SNIFF_BYTES as u64,
+            })
             .execute()
             .await
             .map_err(|e| EdgeError::storage(e.to_string()))?
             .ok_or_else(|| EdgeError::not_found(key))?;
+        let etag = head.http_etag();
+        let first = match head.body() {
+            Some(body) => body.bytes().await?,
+            None => Vec::new(),
+        };
+        let content_type = servable(&first)?;
         let headers = Headers::new();
-        let etag = object.http_etag();
         let _ = headers.set("etag", &etag);
         let _ = headers.set("cache-control", cache_control);
-        let content_type = object
-            .http_metadata()
-            .content_type
-            .unwrap_or_else(|| content_type_for(key).to_owned());
-        let _ = headers.set("content-type", &content_type);
+        let _ = headers.set("content-type", content_type);
         if if_none_match.is_some_and(|inm| refract_core::etag::matches(inm, &etag)) {
             return Ok(Response::empty()?.with_status(304).with_headers(headers));
         }
-        let body = object
-            .body()
-            .ok_or_else(|| EdgeError::unavailable("R2 returned an object without a body"))?;
+        let object = bucket
+            .get(key)
+            .only_if(Conditional {
+                etag_matches: Some(head.etag()),
+                ..Conditional::default()
+            })
+            .execute()
+            .await
+            .map_err(|e| EdgeError::storage(e.to_string()))?
+            .ok_or_else(|| EdgeError::not_found(key))?;
+        let body = object.body().ok_or_else(|| {
+            EdgeError::unavailable("the original changed while it was read; retry")
+        })?;
         let _ = headers.set("content-length", &object.size().to_string());
         return Ok(Response::from_body(body.response_body()?)?.with_headers(headers));
     }
@@ -112,11 +129,42 @@ pub async fn passthrough(
     if let Some(inm) = if_none_match {
         let _ = conditional.set("if-none-match", inm);
     }
-    let res = http_get(cfg, key, &conditional).await?;
-    Ok(crate::reply::forward(
-        res,
-        &[("cache-control", cache_control)],
-    ))
+    let mut res = http_get(cfg, key, &conditional).await?;
+    if res.status_code() == 304 {
+        let headers = Headers::new();
+        if let Ok(Some(etag)) = res.headers().get("etag") {
+            let _ = headers.set("etag", &etag);
+        }
+        let _ = headers.set("cache-control", cache_control);
+        return Ok(Response::empty()?.with_status(304).with_headers(headers));
+    }
+    // The type comes from the first bytes, read off the stream; the body goes on streaming.
+    // Of the origin's headers, only the validators and the length are passed on.
+    let mut stream = res.stream()?;
+    let mut first = Vec::new();
+    while first.len() < refract_core::decode::SNIFF_BYTES {
+        match stream.next().await {
+            Some(chunk) => first.extend_from_slice(&chunk?),
+            None => break,
+        }
+    }
+    let content_type = servable(&first)?;
+    let headers = Headers::new();
+    for name in ["etag", "last-modified", "content-length"] {
+        if let Ok(Some(v)) = res.headers().get(name) {
+            let _ = headers.set(name, &v);
+        }
+    }
+    let _ = headers.set("cache-control", cache_control);
+    let _ = headers.set("content-type", content_type);
+    let body = futures::stream::once(async move { Ok(first) }).chain(stream);
+    Ok(Response::from_stream(body)?.with_headers(headers))
+}
+
+/// The type an original is served with, or 415 when it is not an image a browser shows.
+fn servable(first: &[u8]) -> Result<&'static str, EdgeError> {
+    refract_core::decode::servable_type(first)
+        .ok_or_else(|| refract_core::Error::UnsupportedInput { detected: None }.into())
 }
 
 /// GET `ORIGIN_URL/<key>`; a 404 is `not_found`, any other failure `storage_unavailable`.
@@ -183,16 +231,4 @@ pub fn encode_key(key: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("/")
-}
-
-fn content_type_for(key: &str) -> &'static str {
-    let ext = key.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("png") => "image/png",
-        Some("gif") => "image/gif",
-        Some("webp") => "image/webp",
-        Some("avif") => "image/avif",
-        _ => "application/octet-stream",
-    }
 }

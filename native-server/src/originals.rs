@@ -64,6 +64,13 @@ pub struct Original {
     pub meta: Head,
 }
 
+/// An original whose metadata is read and whose body is not (see [`Originals::open`]).
+#[derive(Debug)]
+pub struct Opened {
+    pub meta: Head,
+    result: object_store::GetResult,
+}
+
 /// The originals' store: an `object_store` backend and a key prefix inside it.
 #[derive(Debug, Clone)]
 pub struct Originals {
@@ -152,18 +159,26 @@ impl Originals {
         Ok(meta_of(&meta))
     }
 
-    /// Reads the whole original, refusing it unread when it is over the input limit.
-    pub async fn get(&self, key: &str) -> Result<Original, StorageError> {
-        let path = self.path(key);
-        let result = self.bounded(key, self.store.get(&path)).await?;
+    /// Opens an original: its metadata, checked against the input limit, and a body not read
+    /// yet, so the caller can budget the bytes before they are in memory.
+    pub async fn open(&self, key: &str) -> Result<Opened, StorageError> {
+        let result = self.bounded(key, self.store.get(&self.path(key))).await?;
         let meta = meta_of(&result.meta);
         if meta.size > self.max_bytes {
             return Err(StorageError::TooLarge {
                 limit: self.max_bytes,
             });
         }
-        let bytes = self.bounded(key, result.bytes()).await?;
-        Ok(Original { bytes, meta })
+        Ok(Opened { meta, result })
+    }
+
+    /// Reads the body of an opened original.
+    pub async fn read(&self, key: &str, opened: Opened) -> Result<Original, StorageError> {
+        let bytes = self.bounded(key, opened.result.bytes()).await?;
+        Ok(Original {
+            bytes,
+            meta: opened.meta,
+        })
     }
 
     /// Stores an original (atomically: readers see the old or the new object, never a part).
@@ -333,8 +348,8 @@ impl Originals {
     }
 }
 
-/// The least [`Streamed::first`] holds, unless the object is smaller.
-pub const SNIFF_BYTES: usize = 64;
+/// Bytes read before an original is served, to tell its type.
+pub use refract_core::decode::SNIFF_BYTES;
 
 /// An original being streamed (see [`Originals::stream`]).
 pub struct Streamed {

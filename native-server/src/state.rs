@@ -1,5 +1,6 @@
 //! What every handler shares, built once from the configuration: the originals, the tier
-//! chain, the CPU pool, coalescing, admission, and the background runner.
+//! chain, the CPU pool, single-flight work, admission, the memory budget, and the background
+//! runner.
 //!
 //! `refract serve` calls [`State::from_config`]; tests build the same state around their own
 //! stores with [`State::with_originals`] or [`State::with_chain`].
@@ -13,11 +14,12 @@ use crate::config::Config;
 use crate::originals::Originals;
 use crate::runtime::background::Background;
 use crate::runtime::clock::Clock;
-use crate::runtime::coalesce::Coalescer;
+use crate::runtime::flights::Flights;
+use crate::runtime::memory::MemoryBudget;
 use crate::runtime::pool::Pool;
 use crate::tiers::{Chain, Variant};
 
-/// What one transform request resolves to, shared by coalesced waiters.
+/// What one transform request resolves to, shared by every request for the same variant.
 pub type Shared = Result<Arc<Variant>, crate::error::ApiError>;
 
 /// Everything handlers share.
@@ -29,11 +31,15 @@ pub struct State {
     pub pool: Pool,
     /// Where results are kept: memory, and the warm and cold tiers when configured.
     pub tiers: Arc<Chain>,
-    /// Identical transforms in flight, by variant id.
-    pub flights: Coalescer<String, Shared>,
+    /// Transforms in flight, by variant id. They run to the end even when every request
+    /// for them has given up, and keep their result.
+    pub flights: Arc<Flights<String, Shared>>,
     /// Admission to a fetch + transform: one permit per worker and queue slot. Taken before the
-    /// original is read, so a request that would be refused never holds an original in memory.
-    pub admission: tokio::sync::Semaphore,
+    /// original is read and held by the work until it ends (not until its request gives up),
+    /// so a request that would be refused never holds an original in memory.
+    pub admission: Arc<tokio::sync::Semaphore>,
+    /// Bytes that originals being read, transforms and uploads hold at once.
+    pub memory: MemoryBudget,
     pub limits: refract_core::Limits,
     pub policy: refract_core::Policy,
     /// The sweeper, the access-time flusher and the tiers' writes.
@@ -101,16 +107,22 @@ impl State {
         )
         .map_err(StartError::Presets)?;
         let pool = Pool::new(config.transform.worker_threads(), config.transform.queue);
-        let admission = tokio::sync::Semaphore::new(pool.threads() + config.transform.queue);
+        let admission = Arc::new(tokio::sync::Semaphore::new(
+            pool.threads() + config.transform.queue,
+        ));
         Ok(Arc::new(State {
             access,
             originals,
             pool,
             tiers: Arc::new(chain),
-            flights: Coalescer::new(),
+            flights: Flights::new(|| Err(crate::error::ApiError::internal("the transform failed"))),
             admission,
+            memory: MemoryBudget::new(config.transform.memory_bytes),
             limits: config.limits.to_core(),
-            policy: config.transform.policy(),
+            policy: refract_core::Policy {
+                max_cpu_ms: config.limits.max_cpu_ms(),
+                ..config.transform.policy()
+            },
             background,
             config,
         }))

@@ -279,3 +279,54 @@ async fn responses_are_nosniff_and_only_images_are_originals() {
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert!(!String::from_utf8_lossy(&r.body).contains("<script>"));
 }
+
+#[tokio::test]
+async fn an_expensive_transform_is_refused_before_decoding_and_auto_steps_down() {
+    // The review's URL: 49 MP of AVIF, on the default cap.
+    let f = fixture(|_| {});
+    let r = send(
+        &f.app,
+        get("/cat-small.jpg?width=7000&height=7000&fit=squeeze&format=avif"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.code(), "too_costly");
+    // The truncated original cannot be decoded: a cost refusal comes before any decode.
+    let r = send(
+        &f.app,
+        get("/truncated.jpg?width=7000&height=7000&fit=squeeze&format=avif"),
+    )
+    .await;
+    assert_eq!(r.code(), "too_costly");
+
+    // On a tight cap, format=auto takes the next format the client accepts instead.
+    let f = fixture(|c| c.limits.max_cpu_ms = 300);
+    let avif_webp = [("accept", "image/avif,image/webp,*/*")];
+    let r = send(
+        &f.app,
+        get_with(
+            "/cat-small.jpg?width=1600&fit=contain&format=auto",
+            &avif_webp,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.image(), ("webp".to_owned(), 1600, 1064));
+    let r = send(
+        &f.app,
+        get("/cat-small.jpg?width=1600&fit=contain&format=avif"),
+    )
+    .await;
+    assert_eq!(r.code(), "too_costly");
+    // 0 turns the cap off.
+    let f = fixture(|c| c.limits.max_cpu_ms = 0);
+    let r = send(
+        &f.app,
+        get_with(
+            "/cat-small.jpg?width=600&fit=contain&format=auto",
+            &avif_webp,
+        ),
+    )
+    .await;
+    assert_eq!(r.image().0, "avif");
+}

@@ -169,6 +169,129 @@ async fn the_request_deadline_bounds_every_request() {
     assert_eq!(r.header("retry-after"), "1");
 }
 
+/// Waits (polling, bounded) until `cond` holds: for work running on the pool's own threads.
+async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..3000 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{what}: not reached within 30 s");
+}
+
+/// Holds the only worker of `f`'s pool until the returned sender is used.
+async fn hold_the_worker(
+    f: &Fixture,
+) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
+    let (release, hold) = std::sync::mpsc::channel::<()>();
+    let pool = f.state.pool.clone();
+    let held = tokio::spawn(async move {
+        pool.run(move || hold.recv().ok()).await.expect("held job");
+    });
+    while f.state.pool.running() < 1 {
+        tokio::task::yield_now().await;
+    }
+    (release, held)
+}
+
+#[tokio::test]
+async fn a_transform_past_the_deadline_finishes_holds_its_admission_and_keeps_its_result() {
+    let f = fixture(|c| {
+        c.transform.workers = 1;
+        c.transform.queue = 4;
+        c.http.request_timeout_ms = 200;
+    });
+    let permits = f.state.admission.available_permits();
+    // The transform waits behind a job we hold, so its request's deadline passes first.
+    let (release, held) = hold_the_worker(&f).await;
+    let uri = "/cat-small.jpg?width=91&format=webp";
+    let r = send(&f.app, get(uri)).await;
+    assert_eq!(r.code(), "deadline_exceeded");
+    // The work goes on, and admission still counts it.
+    assert_eq!(f.state.flights.in_flight(), 1);
+    assert_eq!(f.state.admission.available_permits(), permits - 1);
+    release.send(()).expect("release");
+    held.await.expect("join");
+    eventually("the transform ends", || f.state.flights.in_flight() == 0).await;
+    assert_eq!(f.state.admission.available_permits(), permits);
+    // Its result was kept: the retry is a hit, not a second transform.
+    let r = send(&f.app, get(uri)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("server-timing"), "cache;desc=\"memory\"");
+    assert_eq!(r.image(), ("webp".to_owned(), 91, 61));
+}
+
+#[tokio::test]
+async fn a_retry_joins_the_running_transform() {
+    let f = fixture(|c| {
+        c.transform.workers = 1;
+        c.http.request_timeout_ms = 200;
+    });
+    let (release, held) = hold_the_worker(&f).await;
+    let uri = "/cat-small.jpg?width=92";
+    for _ in 0..3 {
+        let r = send(&f.app, get(uri)).await;
+        assert_eq!(r.code(), "deadline_exceeded");
+        assert_eq!(
+            f.state.flights.in_flight(),
+            1,
+            "one transform, however many retries"
+        );
+    }
+    release.send(()).expect("release");
+    held.await.expect("join");
+    eventually("the transform ends", || f.state.flights.in_flight() == 0).await;
+    assert_eq!(
+        send(&f.app, get(uri)).await.header("server-timing"),
+        "cache;desc=\"memory\""
+    );
+}
+
+#[tokio::test]
+async fn transforms_wait_for_the_memory_budget_and_what_can_never_fit_is_refused() {
+    let f = fixture(|c| {
+        c.transform.memory_bytes = 64 << 20;
+        c.http.request_timeout_ms = 300;
+    });
+    // With the budget taken, a transform waits for memory, and its request gives up at the
+    // deadline (the work itself waits at most as long, then is refused as overloaded).
+    let all = f
+        .state
+        .memory
+        .reserve(f.state.memory.total())
+        .await
+        .expect("whole budget");
+    let r = send(&f.app, get("/cat-small.jpg?width=93")).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.header("retry-after"), "1");
+    assert_eq!(f.state.flights.in_flight(), 1, "waiting for memory");
+    drop(all);
+    eventually("the budget is free again", || {
+        f.state.memory.available() == f.state.memory.total()
+    })
+    .await;
+    let r = send(&f.app, get("/cat-small.jpg?width=93")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        f.state.memory.available(),
+        f.state.memory.total(),
+        "released"
+    );
+
+    // A transform whose estimate is larger than the whole budget cannot ever run.
+    let f = fixture(|c| c.transform.memory_bytes = 4 << 20);
+    let r = send(
+        &f.app,
+        get("/cat-small.jpg?width=3000&fit=contain&format=png"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.code(), "too_costly");
+    let body = String::from_utf8_lossy(&r.body);
+    assert!(body.contains("MiB of memory"), "{body}");
+}
+
 #[tokio::test]
 async fn admin_routes_report_health_and_readiness() {
     let f = fixture(|_| {});

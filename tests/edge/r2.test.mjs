@@ -54,6 +54,9 @@ async function originals() {
   const logo = await sample('logo-alpha.png');
   r2['broken.png'] = logo.subarray(0, 3000);
   r2['notes.txt'] = Buffer.from('not an image\n');
+  // Stored under image names, with image content types: the bytes decide.
+  r2['page.jpg'] = Buffer.from('<html><script>alert(1)</script></html>\n');
+  r2['renamed.png'] = cat;
   r2['already.avif'] = await nativeTransform('cat-small.jpg', 'width=64,format=avif', { avifSpeed: 10 });
   return r2;
 }
@@ -144,6 +147,22 @@ describe('worker with an R2 bucket, no handoff', { timeout: 600_000 }, () => {
         const again = await w.get(`/${key}`, { headers: { 'if-none-match': etag } });
         assert.equal(again.status, 304, `${key} If-None-Match: ${show(again)}`);
         assert.equal(again.body.length, 0);
+      }
+    });
+    it('no options: only images, typed by their bytes, never the stored type or the name', async () => {
+      for (const [key, type] of [['logo-alpha.png', 'image/png'], ['already.avif', 'image/avif'], ['renamed.png', 'image/jpeg']]) {
+        const res = await w.get(`/${key}`);
+        assert.equal(res.status, 200, show(res));
+        assert.equal(res.headers.get('content-type'), type, key);
+        assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+        assert.equal(res.headers.get('content-security-policy'), null, 'images need no sandbox');
+      }
+      for (const key of ['notes.txt', 'page.jpg']) {
+        const res = await w.get(`/${key}`);
+        const body = assertError(assert, res, 415, 'unsupported_format');
+        assert.ok(body.message, key);
+        assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+        assert.equal(res.headers.get('content-security-policy'), "default-src 'none'; frame-ancestors 'none'; sandbox");
       }
     });
     it('HEAD: the headers of GET, no body', async () => {
@@ -367,4 +386,36 @@ describe('a setting the worker cannot use', { timeout: 600_000 }, () => {
       }
     });
   }
+});
+
+describe('memory and traps', { timeout: 600_000 }, () => {
+  it('a progressive JPEG is over a memory budget that a baseline one twice its size is within', async () => {
+    const w = await startWorker({
+      r2: { 'bridge-10mp.jpg': await sample('bridge-10mp.jpg'), 'bird-20mp.jpg': await sample('bird-20mp.jpg') },
+      bindings: { MAX_MEMORY_BYTES: '40000000', MAX_DECODE_PIXELS: '100000000' },
+    });
+    try {
+      // bridge-10mp.jpg is progressive: its full-size coefficients are kept even at 1/8.
+      const body = assertError(assert, await w.get('/bridge-10mp.jpg?width=320'), 400, 'too_costly');
+      assert.match(body.message, /MiB of memory/);
+      const ok = await w.get('/bird-20mp.jpg?width=320');
+      await assertImage(assert, ok, { type: 'jpeg', width: 320, height: 180 });
+    } finally {
+      await w.dispose();
+    }
+  });
+  it('a trap inside the wasm instance: the instance is rebuilt and the next request is served', async () => {
+    const w = await startWorker({ r2: { 'cat-small.jpg': await sample('cat-small.jpg') }, bindings: { DEBUG_TRAP: 'true' } });
+    try {
+      for (let round = 0; round < 2; round++) {
+        // The trapping request itself fails (workerd answers for it, or the dispatch rejects).
+        const trapped = await w.get('/.refract-debug/trap').catch((e) => ({ status: 'rejected', error: e }));
+        assert.notEqual(trapped.status, 200);
+        const res = await w.get(`/cat-small.jpg?width=${100 + round}`);
+        await assertImage(assert, res, { type: 'jpeg', width: 100 + round, height: 67 });
+      }
+    } finally {
+      await w.dispose();
+    }
+  });
 });

@@ -146,7 +146,11 @@ fn only_settings_that_shape_the_output_count() {
 
 #[test]
 fn the_auto_avif_cap_and_its_step_down_are_part_of_the_fingerprint() {
-    let p = Policy::default();
+    // Without the CPU cap, whose step-downs count as well (next test).
+    let p = Policy {
+        max_cpu_ms: u64::MAX,
+        ..Policy::default()
+    };
     let capped = Policy {
         max_avif_pixels: 1_000_000,
         ..p
@@ -185,6 +189,31 @@ fn the_auto_avif_cap_and_its_step_down_are_part_of_the_fingerprint() {
     assert_eq!(
         key(auto, "image/webp", &p),
         key(auto, "image/webp", &capped)
+    );
+}
+
+#[test]
+fn the_cpu_cap_and_every_step_down_are_part_of_the_auto_fingerprint() {
+    let p = Policy::default();
+    let other_cap = Policy {
+        max_cpu_ms: 5_000,
+        ..p
+    };
+    let auto = "width=10,format=auto";
+    assert_ne!(key(auto, CHROME, &p), key(auto, CHROME, &other_cap));
+    // AVIF may step down as far as the fallback: its quality counts.
+    let fallback_quality = Policy {
+        default_quality: 70,
+        ..p
+    };
+    assert_ne!(key(auto, CHROME, &p), key(auto, CHROME, &fallback_quality));
+    // An explicit format is refused past the cap, never changed: the cap does not count.
+    let avif = "width=10,format=avif";
+    assert_eq!(key(avif, CHROME, &p), key(avif, CHROME, &other_cap));
+    // Nor for the fallback itself, which has nowhere to step down to.
+    assert_eq!(
+        key(auto, "image/jpeg", &p),
+        key(auto, "image/jpeg", &other_cap)
     );
 }
 

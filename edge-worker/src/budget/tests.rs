@@ -1,5 +1,5 @@
 use refract_core::decode::{probe, Header};
-use refract_core::{Error, Limits, Plan, Spec};
+use refract_core::{Context, Error, Limits, Plan, Policy, Spec};
 
 use super::*;
 
@@ -7,6 +7,8 @@ const BUDGET: Budget = Budget {
     max_input_bytes: 1_000_000,
     max_decode_pixels: 2_000_000,
     max_avif_pixels: 500_000,
+    max_memory_bytes: 96 << 20,
+    max_cpu_ms: 5_000,
 };
 
 fn header(name: &str) -> Header {
@@ -15,11 +17,49 @@ fn header(name: &str) -> Header {
     probe(&bytes, &Limits::default()).expect("probes")
 }
 
-fn check(name: &str, options: &str) -> Result<(), Error> {
-    let h = header(name);
+fn check_with(name: &str, options: &str, budget: &Budget) -> Result<(), Error> {
+    let bytes = std::fs::read(format!("{}/../samples/{name}", env!("CARGO_MANIFEST_DIR")))
+        .expect("sample exists");
     let spec = Spec::parse_options(options).expect("valid spec");
-    let plan = Plan::new(h.width, h.height, h.orientation, &spec).expect("plans");
-    check_plan(&h, &plan, &spec, &BUDGET)
+    let ctx = Context {
+        policy: Policy {
+            max_cpu_ms: budget.max_cpu_ms,
+            ..Policy::default()
+        },
+        ..Context::default()
+    };
+    let e = refract_core::estimate(&bytes, &spec, &ctx)?;
+    check_plan(&e.header, &e.plan, &e.cost, &spec, budget)
+}
+
+fn check(name: &str, options: &str) -> Result<(), Error> {
+    check_with(name, options, &BUDGET)
+}
+
+#[test]
+fn a_progressive_jpeg_is_over_the_memory_budget_where_a_baseline_one_is_not() {
+    // bridge-10mp.jpg is progressive: its 10.7 MP of coefficients are kept whole even for a
+    // 320 px output; bird-20mp.jpg (20 MP, baseline) decodes at 1/8 in a few MiB.
+    let tight = Budget {
+        max_decode_pixels: 100_000_000,
+        max_memory_bytes: 32 << 20,
+        ..BUDGET
+    };
+    assert!(check_with("bird-20mp.jpg", "width=320", &tight).is_ok());
+    let e = check_with("bridge-10mp.jpg", "width=320", &tight).expect_err("over");
+    assert_eq!(e.code(), "too_costly");
+    // The default budget keeps the sample at the edge.
+    let default = Budget {
+        max_memory_bytes: crate::config::defaults::MAX_MEMORY_BYTES,
+        ..tight
+    };
+    assert!(check_with("bridge-10mp.jpg", "width=800", &default).is_ok());
+}
+
+#[test]
+fn the_cpu_cap_is_the_cores() {
+    let e = check("cat-small.jpg", "width=2000,fit=contain,format=avif").expect_err("over");
+    assert_eq!(e.code(), "too_costly");
 }
 
 #[test]

@@ -4,7 +4,6 @@
 //! in-flight requests finish, stop the background work (the sweep in progress ends at a batch
 //! boundary, writes to the lower tiers finish, access times are flushed), exit.
 
-use std::future::IntoFuture;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +13,7 @@ use tokio::sync::watch;
 
 use super::{init_logging, runtime, ConfigArgs, Failure};
 use crate::config::Config;
+use crate::http::listen::{self, ConnLimits};
 use crate::http::{admin_router, router};
 use crate::runtime::background::AtStop;
 use crate::state::{AppState, State};
@@ -95,12 +95,12 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let images =
-        axum::serve(images, router(state.clone())).with_graceful_shutdown(stopped(rx.clone()));
-    let admin = axum::serve(admin, admin_router(state.clone())).with_graceful_shutdown(stopped(rx));
-    let (a, b) = tokio::join!(images.into_future(), admin.into_future());
+    let limits = ConnLimits::from_config(&config.http);
+    let images = listen::serve(images, router(state.clone()), limits, stopped(rx.clone()));
+    let admin = listen::serve(admin, admin_router(state.clone()), limits, stopped(rx));
+    tokio::join!(images, admin);
     state.background.stop().await;
-    a.and(b).map_err(ServeError::Serve)
+    Ok(())
 }
 
 /// The access-time flusher, and the lifecycle sweeper every `lifecycle.interval_secs` when a

@@ -186,6 +186,11 @@ pub struct LimitsConfig {
     pub max_input_pixels: u64,
     pub max_output_dimension: u32,
     pub max_output_pixels: u64,
+    /// Largest estimated memory of one transform (`refract_core::cost`).
+    pub max_memory_bytes: u64,
+    /// Largest estimated CPU time of one transform, in reference milliseconds; `format=auto`
+    /// steps down to fit, anything else over it is 400 `too_costly`. 0 turns the cap off.
+    pub max_cpu_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -195,6 +200,9 @@ pub struct TransformConfig {
     pub workers: usize,
     /// Transforms allowed to wait for a worker; beyond that the server answers 503 at once.
     pub queue: usize,
+    /// Bytes that transforms may hold at once: the originals they read and their estimated
+    /// peaks. Past it, a transform waits (within the request deadline) for memory to free.
+    pub memory_bytes: u64,
     pub avif_speed: u8,
     pub webp_method: u8,
     pub default_quality: u8,
@@ -220,6 +228,12 @@ pub struct HttpConfig {
     pub signed_cache_control: String,
     /// Deadline for a whole request; past it the answer is 503 `deadline_exceeded`.
     pub request_timeout_ms: u64,
+    /// Time a client has to send a request's headers, counted from when the connection opens
+    /// or falls idle after a response; past it the connection is closed. Bounds slow-header
+    /// clients and idle keep-alive connections alike.
+    pub header_timeout_ms: u64,
+    /// Open connections per listener; past it, new ones get 503 and are closed.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -279,6 +293,8 @@ impl Default for LimitsConfig {
             max_input_pixels: l.max_input_pixels,
             max_output_dimension: l.max_output_dimension,
             max_output_pixels: l.max_output_pixels,
+            max_memory_bytes: l.max_memory_bytes,
+            max_cpu_ms: refract_core::Policy::DEFAULT_MAX_CPU_MS,
         }
     }
 }
@@ -289,6 +305,7 @@ impl Default for TransformConfig {
         TransformConfig {
             workers: 0,
             queue: 64,
+            memory_bytes: 4 << 30,
             avif_speed: p.avif_speed,
             webp_method: p.webp_method,
             default_quality: p.default_quality,
@@ -312,6 +329,8 @@ impl Default for HttpConfig {
             cache_control: "public, max-age=86400".into(),
             signed_cache_control: "public, max-age=31536000, immutable".into(),
             request_timeout_ms: 30_000,
+            header_timeout_ms: 10_000,
+            max_connections: 1024,
         }
     }
 }
@@ -323,6 +342,15 @@ impl LimitsConfig {
             max_input_pixels: self.max_input_pixels,
             max_output_dimension: self.max_output_dimension,
             max_output_pixels: self.max_output_pixels,
+            max_memory_bytes: self.max_memory_bytes,
+        }
+    }
+
+    /// The CPU cap as the core takes it.
+    pub fn max_cpu_ms(&self) -> u64 {
+        match self.max_cpu_ms {
+            0 => u64::MAX,
+            n => n,
         }
     }
 }

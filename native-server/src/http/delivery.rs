@@ -2,9 +2,14 @@
 //!
 //! Order of work, cheapest first: resolve the URL (grammar, key, presets, signature) → the
 //! variant's identity ([`VariantKey`]) → the tiers → `If-None-Match` against the ETag of the
-//! original's current version (a `HEAD` on storage, no transform) → one coalesced transform
-//! per variant on the CPU pool → keep and answer. The whole request runs under the configured
-//! deadline.
+//! original's current version (a `HEAD` on storage, no transform) → one transform per variant
+//! (admission, the original read within the memory budget, the cost estimated from its header
+//! and reserved, the transform on the CPU pool) → keep and answer.
+//!
+//! The request waits under the configured deadline; the transform does not. It runs in a task
+//! of its own (`runtime::flights`) that keeps its admission and memory until it ends and stores
+//! its result, so a request that timed out is answered from the cache when retried, and a retry
+//! arriving while it runs joins it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +25,8 @@ use super::reply::{header_str, not_modified, quote, respond, validators, Reply};
 use crate::error::ApiError;
 use crate::metrics as m;
 use crate::originals::StorageError;
-use crate::state::{AppState, Shared};
+use crate::runtime::memory::Reserved;
+use crate::state::{AppState, Shared, State};
 use crate::tiers::Variant;
 
 /// Serves one image request; never fails (errors become JSON responses).
@@ -96,8 +102,8 @@ async fn serve(
         spec,
         accept,
     };
-    let (result, shared) = state.flights.run(flight, || job.produce()).await;
-    if shared {
+    let (result, joined) = state.flights.run(flight, || job.produce()).await;
+    if joined {
         metrics::counter!(m::COALESCED).increment(1);
     }
     let made = result?;
@@ -116,27 +122,40 @@ impl Job {
     async fn produce(self) -> Shared {
         let state = self.state;
         // Admission first: past the workers and the queue, refuse before reading anything.
-        let Ok(_permit) = state.admission.try_acquire() else {
+        let Ok(_admitted) = state.admission.try_acquire() else {
             metrics::counter!(m::REJECTED, "reason" => "overloaded").increment(1);
             return Err(ApiError::overloaded());
         };
         let started = Instant::now();
-        let original = state.originals.get(self.variant.key()).await?;
+        let key = self.variant.key();
+        let opened = state.originals.open(key).await?;
+        let mut reserved = reserve(&state, opened.meta.size).await?;
+        let original = state.originals.read(key, opened).await?;
         let fetch = started.elapsed();
         metrics::counter!(m::BYTES_IN).increment(original.bytes.len() as u64);
         metrics::histogram!(m::STAGE_DURATION, "stage" => "fetch").record(fetch.as_secs_f64());
 
+        // What the transform will hold, from the header (on the pool: parsing is CPU work),
+        // reserved before any pixel exists.
         let (limits, policy) = (state.limits, state.policy);
-        let (input, spec, accept) = (original.bytes, self.spec, self.accept);
+        let (input, spec, accept) = (original.bytes, Arc::new(self.spec), self.accept);
+        let estimate = {
+            let (input, spec, accept) = (input.clone(), Arc::clone(&spec), accept.clone());
+            state
+                .pool
+                .run(move || {
+                    let ctx = context(limits, policy, accept.as_deref());
+                    refract_core::estimate(&input, &spec, &ctx).map(|e| e.cost)
+                })
+                .await??
+        };
+        let more = estimate.memory_bytes.saturating_sub(reserved.bytes());
+        reserved.merge(reserve(&state, more).await?);
+
         let output = state
             .pool
             .run(move || {
-                let ctx = refract_core::Context {
-                    limits,
-                    accept: accept.as_deref(),
-                    policy,
-                    clock: Some(crate::runtime::clock::monotonic_ms),
-                };
+                let ctx = context(limits, policy, accept.as_deref());
                 refract_core::transform(&input, &spec, &ctx)
             })
             .await
@@ -145,6 +164,7 @@ impl Job {
                     metrics::counter!(m::REJECTED, "reason" => "overloaded").increment(1);
                 }
             })??;
+        drop(reserved);
         metrics::counter!(m::TRANSFORMS, "format" => output.format.name()).increment(1);
         let t = output.timings;
         for (stage, ms) in [
@@ -170,6 +190,38 @@ impl Job {
         ));
         state.tiers.store(&variant);
         Ok(variant)
+    }
+}
+
+fn context(
+    limits: refract_core::Limits,
+    policy: refract_core::Policy,
+    accept: Option<&str>,
+) -> refract_core::Context<'_> {
+    refract_core::Context {
+        limits,
+        accept,
+        policy,
+        clock: Some(crate::runtime::clock::monotonic_ms),
+    }
+}
+
+/// Holds `bytes` of the memory budget, waiting at most the request deadline for them (a
+/// transform's original and estimate, an upload's body).
+pub(super) async fn reserve(state: &State, bytes: u64) -> Result<Reserved, ApiError> {
+    match tokio::time::timeout(state.request_timeout(), state.memory.reserve(bytes)).await {
+        Ok(Ok(reserved)) => Ok(reserved),
+        Ok(Err(over)) => Err(refract_core::Error::TooCostly {
+            resource: refract_core::Resource::Memory,
+            what: "this original".into(),
+            estimate: over.bytes,
+            limit: over.budget,
+        }
+        .into()),
+        Err(_) => {
+            metrics::counter!(m::REJECTED, "reason" => "memory").increment(1);
+            Err(ApiError::overloaded())
+        }
     }
 }
 
@@ -206,7 +258,8 @@ async fn original(state: &AppState, key: &str, reply: &Reply<'_>) -> Result<Resp
     metrics::counter!(m::BYTES_IN).increment(o.meta.size);
     state.tiers.touch_original(key);
     // Only images are served from the originals' store, with the type their bytes say.
-    let content_type = refract_core::decode::sniff(&o.first)?.mime_type();
+    let content_type = refract_core::decode::servable_type(&o.first)
+        .ok_or(refract_core::Error::UnsupportedInput { detected: None })?;
     let etag = quote(&o.meta.etag);
     let body = if reply.head {
         axum::body::Body::empty()

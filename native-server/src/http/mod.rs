@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod delivery;
+pub mod listen;
 mod reply;
 pub mod upload;
 
@@ -73,8 +74,8 @@ async fn security_headers(mut res: Response) -> Response {
     res
 }
 
-/// The policy of non-image responses.
-pub const NON_IMAGE_CSP: &str = "default-src 'none'; frame-ancestors 'none'; sandbox";
+/// The policy of non-image responses (the edge sends the same).
+pub use refract_core::NON_IMAGE_CSP;
 
 async fn by_method(
     axum::extract::State(state): axum::extract::State<AppState>,

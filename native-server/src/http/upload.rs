@@ -38,6 +38,8 @@ async fn put_inner(state: AppState, req: Request) -> Result<Response, ApiError> 
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large(limit));
     }
+    // The body is held whole until it is checked and stored: it counts in the memory budget.
+    let _reserved = super::delivery::reserve(&state, declared.unwrap_or(limit)).await?;
     let is_multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
