@@ -17,7 +17,8 @@
 //!
 //! Memory, in bytes, is an upper bound of the sum of what can be alive at once: the input; the
 //! decoder's output and working buffers (for a progressive JPEG, two bytes per coefficient of the
-//! *full-size* image, which it keeps until the last scan even when it then scales by 1/8); the
+//! *full-size* image, counted from its frame header's sampling factors, which it keeps until
+//! the last scan even when it then scales by 1/8: 3 bytes per pixel at 4:2:0, 6 at 4:4:4); the
 //! decoded image converted to 8-bit RGB(A) and one geometry copy of it; the resize's intermediate
 //! and output; the canvas; the encoder's buffers. A test measures the real peak with a counting
 //! allocator and checks the estimate covers it.
@@ -152,11 +153,9 @@ pub fn estimate(
     let decoder = match header.format {
         InputFormat::Jpeg => {
             // Output plus component planes at the decoded scale, plus for a progressive file
-            // every coefficient (2 bytes) of every component at full size, in whole blocks.
-            let blocks =
-                u64::from(header.width.div_ceil(8) + 1) * u64::from(header.height.div_ceil(8) + 1);
+            // every coefficient (64 of 2 bytes per block) of every component at full size.
             let coefficients = if header.progressive {
-                blocks * 64 * 2 * bpp
+                header.dct_blocks * 128
             } else {
                 0
             };

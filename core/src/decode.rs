@@ -116,6 +116,10 @@ pub struct Header {
     /// A progressive JPEG: the decoder keeps every coefficient of the full-size image until
     /// the last scan, whatever the shrink-on-load ([`crate::cost`] counts it).
     pub progressive: bool,
+    /// JPEG: the 8×8 DCT blocks of all components at full size, padded to whole MCUs as the
+    /// decoder allocates them (a progressive file keeps 128 bytes of coefficients per block
+    /// until its last scan). 0 for other formats.
+    pub dct_blocks: u64,
     /// Bytes per pixel of the decoder's own output at full scale: 1 (grey) to 8 (16-bit RGBA).
     pub bytes_per_pixel: u8,
     /// Whether the colour type can hold transparency (the pixels may still all be opaque).
@@ -198,9 +202,55 @@ fn probe_jpeg(bytes: &[u8]) -> Result<Header, Error> {
         icc: d.icc_profile(),
         exif,
         progressive: info.coding_process == jpeg_decoder::CodingProcess::DctProgressive,
+        // The frame header was parsed by read_info, so it is there; the fallback (every
+        // component at full size) only errs on the side of more memory.
+        dct_blocks: dct_blocks(bytes).unwrap_or_else(|| {
+            let components = info.pixel_format.pixel_bytes().min(4) as u64;
+            u64::from(info.width.div_ceil(8) + 1)
+                * u64::from(info.height.div_ceil(8) + 1)
+                * components
+        }),
         bytes_per_pixel: u8::try_from(info.pixel_format.pixel_bytes()).unwrap_or(u8::MAX),
         alpha: false,
     })
+}
+
+/// The DCT blocks of a JPEG's frame, from its SOF segment: per component, whole MCUs across
+/// and down times the component's sampling factors. `None` when no frame header comes before
+/// the first scan.
+fn dct_blocks(bytes: &[u8]) -> Option<u64> {
+    let mut i = 2;
+    loop {
+        let (&ff, &marker) = (bytes.get(i)?, bytes.get(i + 1)?);
+        if ff != 0xFF {
+            return None;
+        }
+        if marker == 0xFF {
+            i += 1; // fill byte
+            continue;
+        }
+        let len = usize::from(u16::from_be_bytes([*bytes.get(i + 2)?, *bytes.get(i + 3)?]));
+        let is_frame = (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
+        if is_frame {
+            let seg = bytes.get(i + 4..i + 2 + len)?;
+            let height = u64::from(u16::from_be_bytes([*seg.get(1)?, *seg.get(2)?]));
+            let width = u64::from(u16::from_be_bytes([*seg.get(3)?, *seg.get(4)?]));
+            let n = usize::from(*seg.get(5)?);
+            let factors: Vec<(u64, u64)> = seg
+                .get(6..6 + 3 * n)?
+                .chunks_exact(3)
+                .map(|c| (u64::from(c[1] >> 4).max(1), u64::from(c[1] & 15).max(1)))
+                .collect();
+            let hmax = factors.iter().map(|f| f.0).max()?;
+            let vmax = factors.iter().map(|f| f.1).max()?;
+            let (mcus_x, mcus_y) = (width.div_ceil(8 * hmax), height.div_ceil(8 * vmax));
+            return Some(factors.iter().map(|(h, v)| mcus_x * h * mcus_y * v).sum());
+        }
+        if marker == 0xDA {
+            return None;
+        }
+        i += 2 + len;
+    }
 }
 
 fn image_limits(limits: &Limits) -> image::Limits {
@@ -257,6 +307,7 @@ fn probe_image(format: InputFormat, mut d: impl ImageDecoder) -> Result<Header, 
         icc,
         exif,
         progressive: false,
+        dct_blocks: 0,
         bytes_per_pixel: color.bytes_per_pixel(),
         alpha: color.has_alpha(),
     })

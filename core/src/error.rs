@@ -97,6 +97,10 @@ pub enum Error {
     SignatureRequired,
     /// The request's signature does not match any configured key.
     BadSignature,
+    /// A valid signature whose `expires` has passed.
+    SignatureExpired { expires: u64 },
+    /// Originals are not served untouched here.
+    OriginalsOff,
     /// An encoder or an internal step failed.
     Internal {
         context: &'static str,
@@ -119,7 +123,10 @@ impl Error {
             | Error::TooCostly { .. }
             | Error::UnknownPreset { .. }
             | Error::WidthNotAllowed { .. } => ErrorKind::BadSpec,
-            Error::SignatureRequired | Error::BadSignature => ErrorKind::Forbidden,
+            Error::SignatureRequired
+            | Error::BadSignature
+            | Error::SignatureExpired { .. }
+            | Error::OriginalsOff => ErrorKind::Forbidden,
             Error::UnsupportedInput { .. } | Error::UnsupportedOutput { .. } => {
                 ErrorKind::Unsupported
             }
@@ -149,6 +156,8 @@ impl Error {
             Error::WidthNotAllowed { .. } => "width_not_allowed",
             Error::SignatureRequired => "signature_required",
             Error::BadSignature => "bad_signature",
+            Error::SignatureExpired { .. } => "signature_expired",
+            Error::OriginalsOff => "originals_disabled",
             Error::Internal { .. } => "internal",
         }
     }
@@ -274,6 +283,13 @@ impl fmt::Display for Error {
                 "this URL needs a signature (`sig=`): only presets and allowed widths are served unsigned"
             ),
             Error::BadSignature => write!(f, "the URL's signature does not match"),
+            Error::SignatureExpired { expires } => {
+                write!(f, "the URL's signature expired (expires={expires})")
+            }
+            Error::OriginalsOff => write!(
+                f,
+                "originals are not served untouched here: ask for a transform"
+            ),
             Error::NotApplicable { key, reason } => {
                 write!(
                     f,

@@ -19,6 +19,15 @@
 //! unsigned request is served only when it uses nothing but `preset`, `format` and a `width` from
 //! the allow-list; anything else is `signature_required` (403) and a wrong `sig` is
 //! `bad_signature` (403). Several secrets may be configured at once to rotate them.
+//!
+//! Expiry: `expires=<unix seconds>` beside `sig` (in the query, in both grammars) is covered by
+//! the signature (`<spec>/<key>?expires=<t>`); past that second the URL is `signature_expired`
+//! (403). Hosts give [`Access`] their clock ([`Access::with_clock`]); without one, an expiring URL
+//! is refused, since its expiry cannot be checked.
+//!
+//! Originals (a URL with no options): [`OriginalsAccess`] says whether they are served to
+//! anyone (`public`), only with a signature of the empty spec (`signed`, the string to sign is
+//! `/<key>`), or not at all (`off`, `originals_disabled`, 403).
 
 use std::collections::BTreeMap;
 
@@ -44,6 +53,36 @@ pub struct Request {
     pub spec: Option<Spec>,
     /// Whether the request carried a valid signature.
     pub signed: bool,
+    /// The signed expiry (unix seconds), when the URL has one: caches must not keep the answer
+    /// past it.
+    pub expires: Option<u64>,
+}
+
+/// Who may fetch originals untouched (a URL with no options).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OriginalsAccess {
+    /// Anyone.
+    #[default]
+    Public,
+    /// Only with a valid signature of the empty spec.
+    Signed,
+    /// Nobody: `originals_disabled` (403).
+    Off,
+}
+
+impl OriginalsAccess {
+    /// `public`, `signed` or `off`; empty picks the safe default: `signed` when URLs are signed
+    /// (`signing`), else `public`.
+    pub fn parse(value: &str, signing: bool) -> Option<OriginalsAccess> {
+        match value.trim() {
+            "" if signing => Some(OriginalsAccess::Signed),
+            "" => Some(OriginalsAccess::Public),
+            "public" => Some(OriginalsAccess::Public),
+            "signed" => Some(OriginalsAccess::Signed),
+            "off" => Some(OriginalsAccess::Off),
+            _ => None,
+        }
+    }
 }
 
 /// Who may ask for what: signing secrets, presets and the widths allowed without a signature.
@@ -52,6 +91,9 @@ pub struct Access {
     secrets: Vec<Vec<u8>>,
     allowed_widths: Vec<u32>,
     presets: BTreeMap<String, Vec<Pair>>,
+    originals: OriginalsAccess,
+    /// Unix seconds now, for `expires`.
+    clock: Option<fn() -> u64>,
 }
 
 impl std::fmt::Debug for Access {
@@ -63,6 +105,7 @@ impl std::fmt::Debug for Access {
             )
             .field("allowed_widths", &self.allowed_widths)
             .field("presets", &self.presets.keys().collect::<Vec<_>>())
+            .field("originals", &self.originals)
             .finish()
     }
 }
@@ -94,7 +137,21 @@ impl Access {
             secrets: secrets.iter().map(|s| s.as_bytes().to_vec()).collect(),
             allowed_widths: allowed_widths.to_vec(),
             presets: parsed,
+            originals: OriginalsAccess::Public,
+            clock: None,
         })
+    }
+
+    /// Who may fetch originals untouched (default: public).
+    pub fn with_originals(mut self, originals: OriginalsAccess) -> Access {
+        self.originals = originals;
+        self
+    }
+
+    /// The host's clock, in unix seconds, for `expires`.
+    pub fn with_clock(mut self, now: fn() -> u64) -> Access {
+        self.clock = Some(now);
+        self
     }
 
     /// Whether unsigned transform URLs are restricted.
@@ -105,33 +162,50 @@ impl Access {
     /// Resolves a request path (still percent-encoded, with its leading `/`) and query.
     pub fn resolve(&self, path: &str, query: Option<&str>) -> Result<Request, Error> {
         let query = query.unwrap_or("");
-        let (raw_key, mut pairs, sig) = match path.strip_prefix(CDN_CGI_PREFIX) {
+        let (raw_key, mut pairs, sig, expires) = match path.strip_prefix(CDN_CGI_PREFIX) {
             Some(rest) => {
                 let (options, key) = rest.split_once('/').ok_or(Error::BadKey {
                     reason: "expected /cdn-cgi/image/<options>/<key>",
                 })?;
-                let sig = split_query(query)
-                    .into_iter()
-                    .flatten()
-                    .find(|(k, _)| k == "sig")
-                    .map(|(_, v)| v);
-                (key, split_options(options), sig)
+                let mut query = split_query(query);
+                let sig = take(&mut query, "sig")?;
+                let expires = take(&mut query, "expires")?;
+                (key, split_options(options), sig, expires)
             }
             None => {
                 let mut pairs = split_query(query);
                 let sig = take(&mut pairs, "sig")?;
-                (path.strip_prefix('/').unwrap_or(path), pairs, sig)
+                let expires = take(&mut pairs, "expires")?;
+                (path.strip_prefix('/').unwrap_or(path), pairs, sig, expires)
             }
         };
-        if pairs.iter().flatten().any(|(k, _)| k == "sig") {
-            return Err(Error::DuplicateOption { key: "sig" });
+        for name in ["sig", "expires"] {
+            if pairs.iter().flatten().any(|(k, _)| k == name) {
+                return Err(Error::DuplicateOption { key: name });
+            }
         }
+        let expires = expires
+            .map(|t| {
+                t.parse::<u64>()
+                    .map_err(|_| Error::invalid("expires", &t, "expected unix seconds"))
+            })
+            .transpose()?;
         let key = decode_key(raw_key)?;
         if pairs.is_empty() {
+            let signed = match self.originals {
+                OriginalsAccess::Off => return Err(Error::OriginalsOff),
+                OriginalsAccess::Public => false,
+                OriginalsAccess::Signed => {
+                    let sig = sig.ok_or(Error::SignatureRequired)?;
+                    self.verify(&key, &Spec::default(), &sig, expires)?;
+                    true
+                }
+            };
             return Ok(Request {
                 key,
                 spec: None,
-                signed: false,
+                signed,
+                expires: expires.filter(|_| signed),
             });
         }
 
@@ -149,12 +223,10 @@ impl Access {
 
         let signed = match sig {
             Some(sig) if self.requires_signature() => {
-                if !self.verify(&key, &spec, &sig) {
-                    return Err(Error::BadSignature);
-                }
+                self.verify(&key, &spec, &sig, expires)?;
                 true
             }
-            // Without secrets a signature means nothing; it is ignored.
+            // Without secrets a signature (and its expiry) means nothing; it is ignored.
             _ => {
                 unsigned_ok?;
                 false
@@ -164,6 +236,7 @@ impl Access {
             key,
             spec: Some(spec),
             signed,
+            expires: expires.filter(|_| signed),
         })
     }
 
@@ -172,16 +245,23 @@ impl Access {
         self.secrets.first().map(|s| signature(s, key, spec))
     }
 
-    fn verify(&self, key: &str, spec: &Spec, sig: &str) -> bool {
-        let Some(given) = decode_hex(sig) else {
-            return false;
-        };
-        let message = string_to_sign(key, spec);
-        self.secrets.iter().any(|secret| {
+    /// Checks `sig` (and then the expiry it covers); refuses when no secret is configured.
+    fn verify(&self, key: &str, spec: &Spec, sig: &str, expires: Option<u64>) -> Result<(), Error> {
+        let given = decode_hex(sig).ok_or(Error::BadSignature)?;
+        let message = string_to_sign_until(key, spec, expires);
+        let valid = self.secrets.iter().any(|secret| {
             let mut mac = new_mac(secret);
             mac.update(message.as_bytes());
             mac.verify_slice(&given).is_ok()
-        })
+        });
+        if !valid {
+            return Err(Error::BadSignature);
+        }
+        match (expires, self.clock) {
+            (None, _) => Ok(()),
+            (Some(t), Some(now)) if now() <= t => Ok(()),
+            (Some(t), _) => Err(Error::SignatureExpired { expires: t }),
+        }
     }
 
     /// Checks the request's own options (not the preset's) against the unsigned policy.
@@ -211,13 +291,26 @@ impl Access {
 
 /// The exact string a signature covers: `<canonical spec>/<decoded key>`.
 pub fn string_to_sign(key: &str, spec: &Spec) -> String {
-    format!("{spec}/{key}")
+    string_to_sign_until(key, spec, None)
+}
+
+/// As [`string_to_sign`], with `?expires=<t>` appended when the URL expires.
+pub fn string_to_sign_until(key: &str, spec: &Spec, expires: Option<u64>) -> String {
+    match expires {
+        Some(t) => format!("{spec}/{key}?expires={t}"),
+        None => format!("{spec}/{key}"),
+    }
 }
 
 /// Lowercase hex HMAC-SHA256 of [`string_to_sign`] under `secret`.
 pub fn signature(secret: &[u8], key: &str, spec: &Spec) -> String {
+    signature_until(secret, key, spec, None)
+}
+
+/// Lowercase hex HMAC-SHA256 of [`string_to_sign_until`] under `secret`.
+pub fn signature_until(secret: &[u8], key: &str, spec: &Spec, expires: Option<u64>) -> String {
     let mut mac = new_mac(secret);
-    mac.update(string_to_sign(key, spec).as_bytes());
+    mac.update(string_to_sign_until(key, spec, expires).as_bytes());
     mac.finalize()
         .into_bytes()
         .iter()

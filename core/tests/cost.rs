@@ -93,7 +93,7 @@ fn the_memory_cap_counts_a_progressive_jpeg_at_full_size() {
     let baseline = sample("bird-20mp.jpg"); // twice the pixels, baseline
     let s = spec("width=200,format=jpeg");
     let limits = Limits {
-        max_memory_bytes: 48 << 20,
+        max_memory_bytes: 40 << 20,
         ..Limits::default()
     };
     let c = ctx("", Policy::default(), limits);
@@ -130,4 +130,20 @@ fn no_cap_means_no_refusal() {
             .code(),
         "too_costly"
     );
+}
+
+#[test]
+fn jpeg_blocks_are_counted_from_the_frame_header() {
+    let blocks = |name: &str| {
+        refract_core::decode::probe(&sample(name), &Limits::default())
+            .expect("probe")
+            .dct_blocks
+    };
+    // 4352×2448 at 2x1: 272×306 MCUs of two luma blocks and one block per chroma component.
+    assert_eq!(blocks("bridge-10mp.jpg"), 272 * 306 * 4);
+    // 1600×1200 at 2x2: 100×75 MCUs of four luma blocks and two chroma blocks.
+    assert_eq!(blocks("baseline.jpg"), 100 * 75 * 6);
+    // Grey, 2560×1600: one component.
+    assert_eq!(blocks("grayscale.jpg"), 320 * 200);
+    assert_eq!(blocks("logo-alpha.png"), 0);
 }

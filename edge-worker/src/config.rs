@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use refract_core::url::Access;
+use refract_core::url::{Access, OriginalsAccess};
 use refract_core::{Limits, Policy};
 
 /// Defaults measured in workerd on the reference machine (BENCHMARKS.md, "Edge worker in
@@ -24,9 +24,10 @@ pub mod defaults {
     pub const MAX_AVIF_PIXELS: u64 = 1_000_000;
     /// Largest estimated memory of one transform (`refract_core::cost`), which counts what the
     /// pixel budget cannot see: a progressive JPEG keeps its full-size coefficients even when
-    /// it is shrunk on load (a 16.8 MP progressive photo took 124 MiB of wasm memory for an
-    /// 800 px output). 96 MiB of estimate keeps the 10.7 MP progressive sample at 320–800 px
-    /// at the edge and hands larger progressive photos to the origin.
+    /// it is shrunk on load. Measured in workerd: a 16.8 MP progressive photo at 800 px took
+    /// 57 MiB of wasm memory at 4:2:0 and 108 MiB at 4:4:4 (of the isolate's 128 MB); their
+    /// estimates are 67 and 116 MiB, so 96 MiB keeps the first at the edge and hands the second
+    /// to the origin.
     pub const MAX_MEMORY_BYTES: u64 = 96 * 1024 * 1024;
     /// Largest estimated CPU time of one transform, in the core's reference milliseconds
     /// (native; wasm in workerd takes two to three times as long). `format=auto` steps down
@@ -150,8 +151,16 @@ impl EdgeConfig {
                 })
                 .collect::<Result<_, _>>()?,
         };
-        let access =
-            Access::new(&keys, &widths, presets).map_err(|e| bad("PRESETS", e.to_string()))?;
+        let originals = var("ORIGINALS_ACCESS").unwrap_or_default();
+        let originals = OriginalsAccess::parse(&originals, !keys.is_empty()).ok_or_else(|| {
+            bad(
+                "ORIGINALS_ACCESS",
+                format!("`{originals}` is not public, signed or off"),
+            )
+        })?;
+        let access = Access::new(&keys, &widths, presets)
+            .map_err(|e| bad("PRESETS", e.to_string()))?
+            .with_originals(originals);
 
         let origin_url = var("ORIGIN_URL")
             .map(|u| base_url("ORIGIN_URL", &u))

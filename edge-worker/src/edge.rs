@@ -84,7 +84,14 @@ fn config(env: &Env) -> Result<EdgeConfig, EdgeError> {
             .map(|v| v.to_string())
             .filter(|v| !v.trim().is_empty())
     };
-    Ok(EdgeConfig::from_lookup(var, &presets)?)
+    let mut cfg = EdgeConfig::from_lookup(var, &presets)?;
+    cfg.access = cfg.access.with_clock(unix_secs);
+    Ok(cfg)
+}
+
+/// Unix seconds, for `expires`.
+fn unix_secs() -> u64 {
+    (worker::js_sys::Date::now() / 1000.0) as u64
 }
 
 /// Everything the request asks for besides the image, resolved once.
@@ -116,9 +123,15 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
         if_none_match: header("if-none-match"),
         url,
     };
-    let cache_control = match request.signed {
-        true => cfg.signed_cache_control.as_str(),
-        false => cfg.cache_control.as_str(),
+    // A URL that expires is cached no longer than it is valid, and never as immutable.
+    let expiring;
+    let cache_control = match request.expires {
+        Some(t) => {
+            expiring = format!("public, max-age={}", t.saturating_sub(unix_secs()));
+            expiring.as_str()
+        }
+        None if request.signed => cfg.signed_cache_control.as_str(),
+        None => cfg.cache_control.as_str(),
     };
     let Some(spec) = request.spec else {
         let res = source::passthrough(

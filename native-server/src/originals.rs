@@ -306,31 +306,6 @@ impl Originals {
         self.bounded(key, self.store.delete(&self.path(key))).await
     }
 
-    /// Every original: its key (relative to the prefix), size and modification time in Unix
-    /// ms. Bounded per page by the storage timeout.
-    pub async fn list(&self) -> Result<Vec<(String, u64, i64)>, StorageError> {
-        let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
-        let mut list = self.store.list(prefix);
-        let skip = self.prefix.parts().count();
-        let mut out = Vec::new();
-        loop {
-            let next = tokio::time::timeout(self.timeout, list.next())
-                .await
-                .map_err(|_| StorageError::Unavailable("listing timed out".into()))?;
-            let Some(item) = next else { break };
-            let meta = item.map_err(|e| StorageError::Unavailable(e.to_string()))?;
-            let key = meta
-                .location
-                .parts()
-                .skip(skip)
-                .map(|p| p.as_ref().to_owned())
-                .collect::<Vec<_>>()
-                .join("/");
-            out.push((key, meta.size, meta.last_modified.timestamp_millis()));
-        }
-        Ok(out)
-    }
-
     /// The first `n` bytes of an original (for sniffing its format).
     pub async fn head_bytes(&self, key: &str, n: u64) -> Result<Bytes, StorageError> {
         let size = self.head(key).await?.size;
@@ -397,3 +372,5 @@ fn meta_of(meta: &object_store::ObjectMeta) -> Head {
         size: meta.size,
     }
 }
+
+mod list;

@@ -53,7 +53,7 @@ pub type AppState = Arc<State>;
 pub enum StartError {
     Originals(crate::objects::OpenError),
     Tiers(crate::tiers::OpenError),
-    Presets(refract_core::Error),
+    Access(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -61,7 +61,7 @@ impl std::fmt::Display for StartError {
         match self {
             StartError::Originals(e) => write!(f, "originals {e}"),
             StartError::Tiers(e) => write!(f, "{e}"),
-            StartError::Presets(e) => write!(f, "presets: {e}"),
+            StartError::Access(e) => write!(f, "{e}"),
         }
     }
 }
@@ -100,12 +100,10 @@ impl State {
         chain: Chain,
         background: Arc<Background>,
     ) -> Result<AppState, StartError> {
-        let access = Access::new(
-            &config.signing.keys,
-            &config.signing.allowed_widths,
-            &config.presets,
-        )
-        .map_err(StartError::Presets)?;
+        let access = config
+            .signing
+            .access(&config.presets)
+            .map_err(StartError::Access)?;
         let pool = Pool::new(config.transform.worker_threads(), config.transform.queue);
         let admission = Arc::new(tokio::sync::Semaphore::new(
             pool.threads() + config.transform.queue,

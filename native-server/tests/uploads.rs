@@ -207,3 +207,53 @@ fn png_header(w: u32, h: u32) -> Vec<u8> {
     v.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
     v
 }
+
+#[tokio::test]
+async fn every_key_the_grammar_accepts_round_trips_through_a_directory() {
+    let f = fixture(|_| {});
+    let jpeg = sample("cat-small.jpg");
+    let keys = support::awkward_keys();
+    for key in &keys {
+        let path = support::url_path(key);
+        let r = send(
+            &f.app,
+            put(&path, Some(TOKEN), None, Body::from(jpeg.clone())),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{key}: {:?}", r.body);
+        let r = send(&f.app, get(&path)).await;
+        assert_eq!(r.status, StatusCode::OK, "{key}");
+        assert_eq!(r.body.as_ref(), jpeg.as_slice(), "{key}");
+        let r = send(&f.app, get(&format!("{path}?width=20"))).await;
+        assert_eq!(r.image(), ("jpeg".to_owned(), 20, 13), "{key}");
+    }
+    // Listing (what reindex and the lifecycle see) gives back the keys exactly.
+    let mut listed: Vec<String> = f
+        .state
+        .originals
+        .list()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|(k, _, _)| k)
+        .filter(|k| k.starts_with("punct/") || k.starts_with("unicode/"))
+        .collect();
+    listed.sort();
+    let mut expected = keys.clone();
+    expected.sort();
+    assert_eq!(listed, expected);
+    for key in &keys {
+        let path = support::url_path(key);
+        let req = Request::delete(path.as_str())
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(Body::empty())
+            .expect("request");
+        let r = send(&f.app, req).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{key}");
+        assert_eq!(
+            send(&f.app, get(&path)).await.status,
+            StatusCode::NOT_FOUND,
+            "{key}"
+        );
+    }
+}

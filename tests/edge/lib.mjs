@@ -271,7 +271,11 @@ export async function sign(url, keys, env = {}) {
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('REFRACT_')),
   );
-  const { stdout } = await run(REFRACT, ['sign', url], {
+  // EXPIRES_IN in `env` becomes `--expires-in`.
+  const { EXPIRES_IN: expiresIn, ...rest } = env;
+  env = rest;
+  const args = ['sign', url, ...(expiresIn === undefined ? [] : ['--expires-in', expiresIn])];
+  const { stdout } = await run(REFRACT, args, {
     cwd: tmpdir(),
     env: { ...clean, ...env, REFRACT_SIGNING__KEYS: JSON.stringify(keys) },
   });

@@ -2,6 +2,7 @@
 // the native server configured the same way (the reference for which request is refused with
 // which code), and URLs signed by the native CLI (`refract sign`).
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import {
   assertError,
@@ -105,10 +106,28 @@ describe('signed URLs and presets', { timeout: 600_000 }, () => {
       const explicit = await w.get('/baseline.jpg?width=640&quality=70');
       assertError(assert, explicit, 403, 'signature_required'); // not allow-listed as options
     });
-    it('originals never need a signature', async () => {
-      const res = await w.get('/baseline.jpg');
-      assert.equal(res.status, 200, show(res));
-      assert.ok(res.body.equals(await sample('baseline.jpg')));
+    it('originals need a signature too (signing on, ORIGINALS_ACCESS unset), as natively', async () => {
+      assertError(assert, await w.get('/baseline.jpg'), 403, 'signature_required');
+      assertError(assert, await httpGet(native.url + '/baseline.jpg'), 403, 'signature_required');
+      const url = await sign('/baseline.jpg', [K1]);
+      for (const res of [await w.get(url), await httpGet(native.url + url)]) {
+        assert.equal(res.status, 200, show(res));
+        assert.ok(res.body.equals(await sample('baseline.jpg')));
+      }
+    });
+    it('an expiring signed URL: accepted and cached no longer than it is valid; expired, refused', async () => {
+      const url = await sign('/baseline.jpg?width=410', [K1], { EXPIRES_IN: '600' });
+      assert.match(url, /&expires=\d+&sig=[0-9a-f]{64}$/);
+      const res = await w.get(url);
+      await assertImage(assert, res, { type: 'jpeg', width: 410, height: 308 });
+      const maxAge = Number(res.headers.get('cache-control').match(/^public, max-age=(\d+)$/)[1]);
+      assert.ok(maxAge > 590 && maxAge <= 600, res.headers.get('cache-control'));
+      // Signed here for a second already past (the string to sign: `<spec>/<key>?expires=<t>`).
+      const t = Math.floor(Date.now() / 1000) - 5;
+      const sig = createHmac('sha256', K1).update(`width=410/baseline.jpg?expires=${t}`).digest('hex');
+      const past = `/baseline.jpg?width=410&expires=${t}&sig=${sig}`;
+      assertError(assert, await w.get(past), 403, 'signature_expired');
+      assertError(assert, await httpGet(native.url + past), 403, 'signature_expired');
     });
   });
 

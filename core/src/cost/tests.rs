@@ -11,6 +11,8 @@ fn header(format: InputFormat, (width, height): (u32, u32), progressive: bool) -
         icc: None,
         exif: None,
         progressive,
+        // 4:4:4: three full-size components.
+        dct_blocks: u64::from(width.div_ceil(8)) * u64::from(height.div_ceil(8)) * 3,
         bytes_per_pixel: 3,
         alpha: false,
     }

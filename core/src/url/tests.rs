@@ -235,3 +235,113 @@ fn the_path_form_ignores_other_query_parameters() {
         .expect("ignored");
     assert_eq!(r.spec.expect("spec").to_string(), "width=10");
 }
+
+fn at_1000() -> u64 {
+    1000
+}
+
+#[test]
+fn expires_is_signed_and_checked_against_the_hosts_clock() {
+    let access = signed().with_clock(at_1000);
+    let spec = Spec::parse("width=400").unwrap();
+    let sig = |t: u64| signature_until(b"new-secret", "cat.jpg", &spec, Some(t));
+    // Valid until (and including) its second, in both grammars.
+    for t in [1000, 5000] {
+        let q = format!("width=400&expires={t}&sig={}", sig(t));
+        let r = access
+            .resolve("/cat.jpg", Some(&q))
+            .expect("not yet expired");
+        assert!(r.signed);
+        assert_eq!(r.expires, Some(t));
+        let path = access
+            .resolve(
+                "/cdn-cgi/image/width=400/cat.jpg",
+                Some(&format!("expires={t}&sig={}", sig(t))),
+            )
+            .expect("path form");
+        assert_eq!(path, r);
+    }
+    let q = format!("width=400&expires=999&sig={}", sig(999));
+    let e = access.resolve("/cat.jpg", Some(&q)).unwrap_err();
+    assert_eq!(e.code(), "signature_expired");
+    assert_eq!(e.kind().http_status(), 403);
+    // The expiry is covered: moving it breaks the signature.
+    let q = format!("width=400&expires=9999&sig={}", sig(5000));
+    assert_eq!(
+        access.resolve("/cat.jpg", Some(&q)).unwrap_err().code(),
+        "bad_signature"
+    );
+    // Dropping it breaks it too, and a host without a clock cannot accept expiring URLs.
+    let q = format!("width=400&sig={}", sig(5000));
+    assert_eq!(
+        access.resolve("/cat.jpg", Some(&q)).unwrap_err().code(),
+        "bad_signature"
+    );
+    let q = format!("width=400&expires=5000&sig={}", sig(5000));
+    assert_eq!(
+        signed().resolve("/cat.jpg", Some(&q)).unwrap_err().code(),
+        "signature_expired"
+    );
+    // Malformed or repeated.
+    let e = access
+        .resolve("/cat.jpg", Some("width=400&expires=soon&sig=00"))
+        .unwrap_err();
+    assert_eq!(e.code(), "invalid_value");
+    let e = access
+        .resolve("/cat.jpg", Some("width=400&expires=1&expires=2&sig=00"))
+        .unwrap_err();
+    assert_eq!(e.code(), "duplicate_option");
+}
+
+#[test]
+fn originals_can_be_public_signed_or_off() {
+    assert_eq!(
+        OriginalsAccess::parse("", true),
+        Some(OriginalsAccess::Signed)
+    );
+    assert_eq!(
+        OriginalsAccess::parse("", false),
+        Some(OriginalsAccess::Public)
+    );
+    assert_eq!(OriginalsAccess::parse("sometimes", false), None);
+    let sig = signature(b"old-secret", "photos/cat.jpg", &Spec::default());
+    assert_eq!(
+        string_to_sign("photos/cat.jpg", &Spec::default()),
+        "/photos/cat.jpg"
+    );
+
+    let public = signed();
+    let r = public.resolve("/photos/cat.jpg", None).expect("public");
+    assert!(!r.signed && r.spec.is_none());
+
+    let guarded = signed().with_originals(OriginalsAccess::Signed);
+    let e = guarded.resolve("/photos/cat.jpg", None).unwrap_err();
+    assert_eq!(e.code(), "signature_required");
+    let e = guarded
+        .resolve("/photos/cat.jpg", Some(&format!("sig={}", "0".repeat(64))))
+        .unwrap_err();
+    assert_eq!(e.code(), "bad_signature");
+    let r = guarded
+        .resolve("/photos/cat.jpg", Some(&format!("sig={sig}")))
+        .expect("signed original");
+    assert!(r.signed && r.spec.is_none());
+    // A transform's signature does not open the original.
+    let transform_sig = signature(
+        b"new-secret",
+        "photos/cat.jpg",
+        &Spec::parse("width=10").unwrap(),
+    );
+    let e = guarded
+        .resolve("/photos/cat.jpg", Some(&format!("sig={transform_sig}")))
+        .unwrap_err();
+    assert_eq!(e.code(), "bad_signature");
+
+    let off = signed().with_originals(OriginalsAccess::Off);
+    let e = off
+        .resolve("/photos/cat.jpg", Some(&format!("sig={sig}")))
+        .unwrap_err();
+    assert_eq!(e.code(), "originals_disabled");
+    assert_eq!(e.kind().http_status(), 403);
+    // Transforms are unaffected.
+    assert!(off.resolve("/photos/cat.jpg", Some("width=320")).is_ok());
+}

@@ -80,8 +80,12 @@ enum Command {
     Lifecycle(LifecycleCommand),
     /// Append the signature to a transform URL, using the first configured signing key.
     Sign {
-        /// e.g. https://img.example.com/photos/cat.jpg?width=400&format=auto
+        /// e.g. https://img.example.com/photos/cat.jpg?width=400&format=auto (without options:
+        /// the original, for `signing.originals = "signed"`)
         url: String,
+        /// Make the URL expire this many seconds from now (`expires=`, covered by the signature).
+        #[arg(long, value_name = "SECONDS")]
+        expires_in: Option<u64>,
         #[command(flatten)]
         args: ConfigArgs,
     },
@@ -186,7 +190,11 @@ pub fn main() -> ExitCode {
         Command::Config(args) => args.load().map(|c| print!("{}", c.to_toml_redacted())),
         Command::Lifecycle(cmd) => storage::lifecycle(cmd),
         Command::Storage(StorageCommand::Reindex(args)) => storage::reindex(&args),
-        Command::Sign { url, args } => serve::sign(&args, &url),
+        Command::Sign {
+            url,
+            expires_in,
+            args,
+        } => serve::sign(&args, &url, expires_in),
         Command::Transform {
             input,
             output,

@@ -49,9 +49,10 @@ impl std::fmt::Display for ServeError {
 
 impl std::error::Error for ServeError {}
 
-pub(super) fn sign(args: &ConfigArgs, url: &str) -> Result<(), Failure> {
+pub(super) fn sign(args: &ConfigArgs, url: &str, expires_in: Option<u64>) -> Result<(), Failure> {
     let config = args.load()?;
-    let signed = super::sign::sign_url(&config, url).map_err(|e| Failure {
+    let expires = expires_in.map(|s| crate::runtime::clock::unix_secs().saturating_add(s));
+    let signed = super::sign::sign_url(&config, url, expires).map_err(|e| Failure {
         code: "cannot_sign",
         message: e.0,
     })?;

@@ -94,12 +94,7 @@ impl Config {
                 "upload.token must be at least 16 bytes long".into(),
             ));
         }
-        refract_core::url::Access::new(
-            &self.signing.keys,
-            &self.signing.allowed_widths,
-            &self.presets,
-        )
-        .map_err(|e| ConfigError(format!("presets: {e}")))?;
+        self.signing.access(&self.presets).map_err(ConfigError)?;
         self.check_namespaces()
     }
 

@@ -243,6 +243,34 @@ pub struct SigningConfig {
     pub keys: Vec<String>,
     /// Widths an unsigned URL may ask for.
     pub allowed_widths: Vec<u32>,
+    /// Who may fetch an original untouched (a URL with no options): `public`, `signed` (a
+    /// signature of the empty spec, `refract sign` makes it) or `off`. Empty: `signed` when
+    /// `keys` are set (untouched originals keep full resolution and their EXIF, GPS included),
+    /// else `public`.
+    pub originals: String,
+}
+
+impl SigningConfig {
+    /// The URL rules: keys, widths, presets, who may fetch originals, and the clock that checks
+    /// `expires`.
+    pub fn access(
+        &self,
+        presets: &std::collections::BTreeMap<String, String>,
+    ) -> Result<refract_core::url::Access, String> {
+        let originals =
+            refract_core::url::OriginalsAccess::parse(&self.originals, !self.keys.is_empty())
+                .ok_or_else(|| {
+                    format!(
+                        "signing.originals: `{}` is not public, signed or off",
+                        self.originals
+                    )
+                })?;
+        let access = refract_core::url::Access::new(&self.keys, &self.allowed_widths, presets)
+            .map_err(|e| format!("presets: {e}"))?;
+        Ok(access
+            .with_originals(originals)
+            .with_clock(crate::runtime::clock::unix_secs))
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

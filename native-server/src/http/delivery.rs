@@ -56,10 +56,16 @@ async fn serve(
 ) -> Result<Response, ApiError> {
     let request = state.access.resolve(uri.path(), uri.query())?;
     let if_none_match = header_str(headers, &header::IF_NONE_MATCH);
-    let cache_control = if request.signed {
-        &state.config.http.signed_cache_control
-    } else {
-        &state.config.http.cache_control
+    // A URL that expires is cached no longer than it is valid, and never as immutable.
+    let expiring;
+    let cache_control = match request.expires {
+        Some(t) => {
+            let left = t.saturating_sub(crate::runtime::clock::unix_secs());
+            expiring = format!("public, max-age={left}");
+            &expiring
+        }
+        None if request.signed => &state.config.http.signed_cache_control,
+        None => &state.config.http.cache_control,
     };
     let mut reply = Reply {
         head: method == Method::HEAD,

@@ -14,6 +14,13 @@ pub enum Clock {
 
 pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
+/// Unix seconds from the system clock (signature expiry).
+pub fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// Monotonic milliseconds since the first call: the clock the core's stage timings use
 /// (`refract_core::Context::clock`), which has none of its own.
 pub fn monotonic_ms() -> f64 {

@@ -22,3 +22,41 @@ pub fn sample(name: &str) -> Vec<u8> {
         .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
+
+/// Keys with every ASCII punctuation character the key grammar accepts (all but `\`, which
+/// keys refuse, and `/`, the separator), and non-ASCII keys: each must round-trip through
+/// upload, serving, listing (reindex) and delete on every store.
+#[allow(dead_code)]
+pub fn awkward_keys() -> Vec<String> {
+    let mut keys: Vec<String> = "!\"#$%&'()*+,-.:;<=>?@[]^_`{|}~"
+        .chars()
+        .map(|c| format!("punct/a{c}b.jpg"))
+        .collect();
+    keys.extend(
+        [
+            "punct/100%25.jpg",
+            "punct/%7E.jpg",
+            "unicode/café/naïve.jpg",
+            "unicode/日本/写真.jpg",
+            "unicode/emoji 😀.jpg",
+            "unicode/space at end .jpg",
+        ]
+        .map(String::from),
+    );
+    keys
+}
+
+/// A key as a URL path: every byte outside the unreserved set percent-encoded, `/` kept.
+#[allow(dead_code)]
+pub fn url_path(key: &str) -> String {
+    let mut out = String::from("/");
+    for b in key.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
