@@ -13,6 +13,10 @@ use crate::color::Icc;
 use crate::exif::{self, Orientation};
 use crate::{Error, Limits};
 
+mod frame;
+mod sniff;
+pub use sniff::{servable_type, sniff, SNIFF_BYTES};
+
 /// Input formats the core reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InputFormat {
@@ -40,68 +44,6 @@ impl InputFormat {
             InputFormat::Webp => "WebP",
         }
     }
-}
-
-/// Recognises the format from its magic bytes. Known but unsupported formats get a named error.
-pub fn sniff(bytes: &[u8]) -> Result<InputFormat, Error> {
-    let unsupported = |d| Err(Error::UnsupportedInput { detected: Some(d) });
-    match bytes {
-        [0xFF, 0xD8, 0xFF, ..] => Ok(InputFormat::Jpeg),
-        [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => Ok(InputFormat::Png),
-        [b'G', b'I', b'F', b'8', b'7' | b'9', b'a', ..] => Ok(InputFormat::Gif),
-        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => Ok(InputFormat::Webp),
-        [_, _, _, _, b'f', b't', b'y', b'p', b'a', b'v', b'i', b'f' | b's', ..] => {
-            unsupported("AVIF")
-        }
-        [_, _, _, _, b'f', b't', b'y', b'p', b'h', b'e', b'i' | b'v', ..] => unsupported("HEIF"),
-        [b'I', b'I', 42, 0, ..] | [b'M', b'M', 0, 42, ..] => unsupported("TIFF"),
-        [b'B', b'M', ..] => unsupported("BMP"),
-        _ if looks_like_svg(bytes) => unsupported("SVG"),
-        _ => Err(Error::UnsupportedInput { detected: None }),
-    }
-}
-
-/// How many leading bytes [`servable_type`] needs.
-pub const SNIFF_BYTES: usize = 64;
-
-/// The content type an original may be served untouched with, from its first bytes: the
-/// formats browsers show as images (JPEG, PNG, GIF, WebP, AVIF). Anything else (SVG, which can
-/// carry scripts; HTML or text uploaded under an image name; formats browsers do not show) is
-/// `None`, and hosts refuse to serve it as an original.
-pub fn servable_type(first: &[u8]) -> Option<&'static str> {
-    match sniff(first) {
-        Ok(format) => Some(format.mime_type()),
-        Err(_)
-            if matches!(
-                first,
-                [
-                    _,
-                    _,
-                    _,
-                    _,
-                    b'f',
-                    b't',
-                    b'y',
-                    b'p',
-                    b'a',
-                    b'v',
-                    b'i',
-                    b'f' | b's',
-                    ..
-                ]
-            ) =>
-        {
-            Some("image/avif")
-        }
-        Err(_) => None,
-    }
-}
-
-fn looks_like_svg(bytes: &[u8]) -> bool {
-    let head = &bytes[..bytes.len().min(256)];
-    let text = String::from_utf8_lossy(head);
-    let t = text.trim_start();
-    t.starts_with("<svg") || (t.starts_with("<?xml") && text.contains("<svg"))
 }
 
 /// What the header says, read without decoding pixels.
@@ -204,7 +146,7 @@ fn probe_jpeg(bytes: &[u8]) -> Result<Header, Error> {
         progressive: info.coding_process == jpeg_decoder::CodingProcess::DctProgressive,
         // The frame header was parsed by read_info, so it is there; the fallback (every
         // component at full size) only errs on the side of more memory.
-        dct_blocks: dct_blocks(bytes).unwrap_or_else(|| {
+        dct_blocks: frame::dct_blocks(bytes).unwrap_or_else(|| {
             let components = info.pixel_format.pixel_bytes().min(4) as u64;
             u64::from(info.width.div_ceil(8) + 1)
                 * u64::from(info.height.div_ceil(8) + 1)
@@ -213,44 +155,6 @@ fn probe_jpeg(bytes: &[u8]) -> Result<Header, Error> {
         bytes_per_pixel: u8::try_from(info.pixel_format.pixel_bytes()).unwrap_or(u8::MAX),
         alpha: false,
     })
-}
-
-/// The DCT blocks of a JPEG's frame, from its SOF segment: per component, whole MCUs across
-/// and down times the component's sampling factors. `None` when no frame header comes before
-/// the first scan.
-fn dct_blocks(bytes: &[u8]) -> Option<u64> {
-    let mut i = 2;
-    loop {
-        let (&ff, &marker) = (bytes.get(i)?, bytes.get(i + 1)?);
-        if ff != 0xFF {
-            return None;
-        }
-        if marker == 0xFF {
-            i += 1; // fill byte
-            continue;
-        }
-        let len = usize::from(u16::from_be_bytes([*bytes.get(i + 2)?, *bytes.get(i + 3)?]));
-        let is_frame = (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
-        if is_frame {
-            let seg = bytes.get(i + 4..i + 2 + len)?;
-            let height = u64::from(u16::from_be_bytes([*seg.get(1)?, *seg.get(2)?]));
-            let width = u64::from(u16::from_be_bytes([*seg.get(3)?, *seg.get(4)?]));
-            let n = usize::from(*seg.get(5)?);
-            let factors: Vec<(u64, u64)> = seg
-                .get(6..6 + 3 * n)?
-                .chunks_exact(3)
-                .map(|c| (u64::from(c[1] >> 4).max(1), u64::from(c[1] & 15).max(1)))
-                .collect();
-            let hmax = factors.iter().map(|f| f.0).max()?;
-            let vmax = factors.iter().map(|f| f.1).max()?;
-            let (mcus_x, mcus_y) = (width.div_ceil(8 * hmax), height.div_ceil(8 * vmax));
-            return Some(factors.iter().map(|(h, v)| mcus_x * h * mcus_y * v).sum());
-        }
-        if marker == 0xDA {
-            return None;
-        }
-        i += 2 + len;
-    }
 }
 
 fn image_limits(limits: &Limits) -> image::Limits {

@@ -37,6 +37,9 @@ use sha2::Sha256;
 use crate::spec::{canonical_name, split_options, split_query, Pair};
 use crate::{Error, Spec};
 
+mod originals;
+pub use originals::OriginalsAccess;
+
 /// The path prefix of Cloudflare's URL grammar.
 pub const CDN_CGI_PREFIX: &str = "/cdn-cgi/image/";
 /// Longest accepted object key, in bytes (S3's limit).
@@ -56,33 +59,6 @@ pub struct Request {
     /// The signed expiry (unix seconds), when the URL has one: caches must not keep the answer
     /// past it.
     pub expires: Option<u64>,
-}
-
-/// Who may fetch originals untouched (a URL with no options).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OriginalsAccess {
-    /// Anyone.
-    #[default]
-    Public,
-    /// Only with a valid signature of the empty spec.
-    Signed,
-    /// Nobody: `originals_disabled` (403).
-    Off,
-}
-
-impl OriginalsAccess {
-    /// `public`, `signed` or `off`; empty picks the safe default: `signed` when URLs are signed
-    /// (`signing`), else `public`.
-    pub fn parse(value: &str, signing: bool) -> Option<OriginalsAccess> {
-        match value.trim() {
-            "" if signing => Some(OriginalsAccess::Signed),
-            "" => Some(OriginalsAccess::Public),
-            "public" => Some(OriginalsAccess::Public),
-            "signed" => Some(OriginalsAccess::Signed),
-            "off" => Some(OriginalsAccess::Off),
-            _ => None,
-        }
-    }
 }
 
 /// Who may ask for what: signing secrets, presets and the widths allowed without a signature.

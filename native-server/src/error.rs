@@ -35,6 +35,8 @@ pub enum Code {
     MissingFile,
     InputTooLarge,
     Overloaded,
+    /// An upload to an original a lifecycle move holds (an expire or a storage-class rewrite).
+    OriginalBusy,
     DeadlineExceeded,
     ShuttingDown,
     StorageUnavailable,
@@ -54,6 +56,7 @@ impl Code {
             | Code::BadBody
             | Code::MissingFile => StatusCode::BAD_REQUEST,
             Code::InputTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::OriginalBusy => StatusCode::CONFLICT,
             Code::Overloaded
             | Code::DeadlineExceeded
             | Code::ShuttingDown
@@ -75,6 +78,7 @@ impl Code {
             Code::MissingFile => "missing_file",
             Code::InputTooLarge => "input_too_large",
             Code::Overloaded => "overloaded",
+            Code::OriginalBusy => "original_busy",
             Code::DeadlineExceeded => "deadline_exceeded",
             Code::ShuttingDown => "shutting_down",
             Code::StorageUnavailable => "storage_unavailable",

@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use refract_core::{Policy as Encoding, Spec, VariantKey};
-use refract_server::config::Config;
 use refract_server::http::router;
 use refract_server::index::{Class, Index, Presence, Record};
 use refract_server::lifecycle::sweep::{Report, Sweeper, CURSOR, LEASE_MS};
@@ -22,6 +21,7 @@ use refract_server::runtime::clock::{Clock, DAY_MS};
 use refract_server::state::State;
 use refract_server::tiers::Chain;
 use support::app::*;
+use support::lifecycle::{assert_consistent, populated};
 use support::process::refract;
 
 const T0: i64 = 20_000 * DAY_MS;
@@ -35,27 +35,6 @@ actions = [
   { type = "expire", days_since_access = 90 },
 ]
 "#;
-
-const WIDTHS: [u32; 6] = [60, 70, 80, 90, 100, 110];
-
-/// A server state over the fixture's originals with warm, cold and SQLite in `data`, and
-/// `WIDTHS.len()` variants made through it, written down and flushed.
-async fn populated(f: &Fixture, data: &Path, clock: &Clock) -> (Config, Arc<State>) {
-    let mut config = f.state.config.clone();
-    config.data_dir = data.display().to_string();
-    config.lifecycle.batch = 2;
-    let state = State::open(config.clone(), clock.clone())
-        .await
-        .expect("state");
-    let app = router(state.clone());
-    for w in WIDTHS {
-        let r = send(&app, get(&format!("/cat-small.jpg?width={w}&format=png"))).await;
-        assert_eq!(r.status, StatusCode::OK);
-    }
-    state.tiers.settle().await;
-    state.tiers.flush_access().await;
-    (config, state)
-}
 
 fn lifecycle(state: &Arc<State>, policy: &str, clock: &Clock) -> Sweeper {
     Sweeper {
@@ -73,45 +52,6 @@ fn lifecycle(state: &Arc<State>, policy: &str, clock: &Clock) -> Sweeper {
 fn variant(state: &State, query: &str) -> VariantKey {
     let spec = Spec::parse_query(query).expect("spec");
     VariantKey::new("cat-small.jpg", &spec, "", &state.policy)
-}
-
-/// Metadata and tiers agree: every row's tiers exist, every stored variant has a row, and
-/// nothing is pending.
-async fn assert_consistent(config: &Config) -> (usize, usize) {
-    let chain = Chain::open(config, Clock::System, Background::new())
-        .await
-        .expect("reopen tiers");
-    let index = chain.index().expect("index");
-    let rows = index.scan("", 10_000).await.expect("scan");
-    let cold_ids = chain.cold_ids().await.expect("cold ids");
-    let (mut in_warm, mut in_cold) = (0, 0);
-    for r in rows.iter().filter(|r| r.class == Class::Variant) {
-        assert_eq!(r.pending, None, "{r:?}");
-        let id = Record::variant_id_of(&r.id).expect("variant id");
-        assert_eq!(
-            chain.in_warm(id),
-            r.tiers.contains(Presence::WARM),
-            "warm vs row: {r:?}"
-        );
-        assert_eq!(
-            cold_ids.iter().any(|c| c == id),
-            r.tiers.contains(Presence::COLD),
-            "cold vs row: {r:?}"
-        );
-        assert!(
-            r.tiers.contains(Presence::WARM) || r.tiers.contains(Presence::COLD),
-            "{r:?}"
-        );
-        in_warm += usize::from(r.tiers.contains(Presence::WARM));
-        in_cold += usize::from(r.tiers.contains(Presence::COLD));
-    }
-    for id in chain.warm_ids().into_iter().chain(cold_ids) {
-        assert!(
-            rows.iter().any(|r| r.id == format!("v/{id}")),
-            "orphan {id}"
-        );
-    }
-    (in_warm, in_cold)
 }
 
 #[tokio::test]
@@ -226,30 +166,35 @@ async fn a_sweep_killed_at_any_step_is_finished_by_the_next() {
         let config_path = data.path().join("refract.toml");
         std::fs::write(&config_path, toml::to_string(&config).expect("toml")).expect("config");
         let now = (T0 + days * DAY_MS).to_string();
-        // The crashed sweep's claim is taken over once its lease has run out.
-        let later = (T0 + days * DAY_MS + LEASE_MS + 60_000).to_string();
-        let run = |fault: Option<&str>, now: &str| {
+        // `lease` is the takeover lease in real seconds (None: the default, ten minutes).
+        let run = |fault: Option<&str>, now: &str, lease: Option<&str>| {
             let mut c = refract();
             c.args(["lifecycle", "run", "--config"])
                 .arg(&config_path)
                 .arg("--policy")
                 .arg(&policy_path)
-                .args(["--now", now])
+                .args(["--now", now, "--allow-future-now"])
                 .env("REFRACT_LOG", "warn");
             match fault {
                 Some(step) => c.env("REFRACT_LIFECYCLE_FAULT", step),
                 None => c.env_remove("REFRACT_LIFECYCLE_FAULT"),
             };
+            if let Some(secs) = lease {
+                c.env("REFRACT_LIFECYCLE__LEASE_SECS", secs);
+            }
             c.output().expect("run refract lifecycle")
         };
-        let killed = run(Some(step), &now);
+        let killed = run(Some(step), &now, None);
         assert_eq!(killed.status.signal(), Some(9), "{step}: {killed:?}");
-        // Within the lease the claim belongs to a (possibly live) sweeper: left alone.
-        let early = run(None, &now);
+        // Within the lease (real time) the claim belongs to a possibly live sweeper: left
+        // alone, and counted as pending.
+        let early = run(None, &now, None);
         assert!(early.status.success(), "{step}: {early:?}");
         let early: serde_json::Value = serde_json::from_slice(&early.stdout).expect("report");
         assert_eq!(early["recovered"], 0, "{step}: {early}");
-        let finished = run(None, &later);
+        assert_eq!(early["pending"], 1, "{step}: {early}");
+        // Once the lease has run out (here: a lease of 0), the next sweep takes it over.
+        let finished = run(None, &now, Some("0"));
         assert!(finished.status.success(), "{step}: {finished:?}");
         let report: serde_json::Value = serde_json::from_slice(&finished.stdout).expect("report");
         assert!(

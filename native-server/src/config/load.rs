@@ -290,3 +290,26 @@ fn typed_value(defaults: &Table, path: &[String], raw: &str) -> Result<Value, St
         _ => Ok(Value::String(raw.to_owned())),
     }
 }
+
+impl super::SigningConfig {
+    /// The URL rules: keys, widths, presets, who may fetch originals, and the clock that checks
+    /// `expires`.
+    pub fn access(
+        &self,
+        presets: &std::collections::BTreeMap<String, String>,
+    ) -> Result<refract_core::url::Access, String> {
+        let originals =
+            refract_core::url::OriginalsAccess::parse(&self.originals, !self.keys.is_empty())
+                .ok_or_else(|| {
+                    format!(
+                        "signing.originals: `{}` is not public, signed or off",
+                        self.originals
+                    )
+                })?;
+        let access = refract_core::url::Access::new(&self.keys, &self.allowed_widths, presets)
+            .map_err(|e| format!("presets: {e}"))?;
+        Ok(access
+            .with_originals(originals)
+            .with_clock(crate::runtime::clock::unix_secs))
+    }
+}

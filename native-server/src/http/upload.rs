@@ -55,15 +55,24 @@ async fn put_inner(state: AppState, req: Request) -> Result<Response, ApiError> 
     }
     let header = refract_core::decode::probe(&bytes, &state.limits)?;
     let size = bytes.len();
-    let meta = state
+    let hold = hold_original(&state, &key).await?;
+    let stored = state
         .originals
         .put(&key, bytes, header.format.mime_type())
-        .await?;
+        .await;
+    let meta = match stored {
+        Ok(meta) => meta,
+        Err(e) => {
+            release_hold(&state, hold).await;
+            return Err(e.into());
+        }
+    };
     metrics::counter!(m::BYTES_IN).increment(size as u64);
     state
         .tiers
         .original_stored(&key, size as u64, header.format.mime_type())
         .await;
+    release_hold(&state, hold).await;
     let body = serde_json::json!({
         "key": key,
         "size": size,
@@ -88,6 +97,68 @@ async fn delete_inner(state: AppState, req: Request) -> Result<Response, ApiErro
         tracing::warn!("index row for delete {key}: {e}");
     }
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// An upload's hold on its original's index row (see `lifecycle::journal::UploadHold`): while
+/// it is held, no lifecycle move of the original runs, and while a move holds it, the upload is
+/// refused (409 `original_busy`, to retry) rather than written under a move that planned for
+/// the old version. A hold older than the lease (its holder died) is taken over. Without an
+/// index, or for a key with no row yet, there is nothing a move could be doing.
+async fn hold_original(state: &AppState, key: &str) -> Result<Option<(String, String)>, ApiError> {
+    use crate::lifecycle::journal::{claim_started_ms, real_now_ms, UploadHold};
+    let Some(index) = state.tiers.index() else {
+        return Ok(None);
+    };
+    let id = crate::index::Record::original_id(key);
+    let text = UploadHold::now().text();
+    let busy = || {
+        ApiError::new(
+            Code::OriginalBusy,
+            "a lifecycle move of this original is in progress; retry in a moment",
+        )
+    };
+    let unavailable = |e: crate::index::IndexError| {
+        ApiError::new(
+            Code::StorageUnavailable,
+            "storage is unavailable; retry shortly",
+        )
+        .with_detail(format!("index: {e}"))
+    };
+    if index.claim(&id, &text).await.map_err(unavailable)? {
+        return Ok(Some((id, text)));
+    }
+    let Some(row) = index.get(&id).await.map_err(unavailable)? else {
+        return Ok(None);
+    };
+    let Some(held) = row.pending.as_deref() else {
+        // Released in between: one more try.
+        return match index.claim(&id, &text).await.map_err(unavailable)? {
+            true => Ok(Some((id, text))),
+            false => Err(busy()),
+        };
+    };
+    let lease_ms =
+        i64::try_from(state.config.lifecycle.lease_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let stale = claim_started_ms(held).is_none_or(|t| real_now_ms() - t >= lease_ms);
+    if stale
+        && index
+            .finish(&row, held, Some(&text))
+            .await
+            .map_err(unavailable)?
+    {
+        tracing::info!("upload took over a stale hold on {id}");
+        return Ok(Some((id, text)));
+    }
+    Err(busy())
+}
+
+async fn release_hold(state: &AppState, hold: Option<(String, String)>) {
+    let (Some((id, text)), Some(index)) = (hold, state.tiers.index()) else {
+        return;
+    };
+    if let Err(e) = index.release(&id, &text).await {
+        tracing::warn!("releasing the upload's hold on {id}: {e}");
+    }
 }
 
 /// The object key of an upload or delete: the whole path, no options.

@@ -26,9 +26,10 @@
 //! (the sweeper and its moves, journaled in [`journal`]'s form), [`reindex`] (rebuilding the
 //! index from the stores). The moves between tiers themselves are the tier chain's.
 
-mod journal;
+pub(crate) mod journal;
 pub mod plan;
 pub mod policy;
+mod recover;
 pub mod reindex;
 pub mod sweep;
 
@@ -90,6 +91,9 @@ pub enum MoveError {
     Index(IndexError),
     /// Another sweeper took the claim over.
     ClaimLost,
+    /// The original was replaced since the move was planned: the move was given up and the
+    /// new version left alone.
+    Replaced,
     /// The action does not apply to the object's class (a journal this version cannot run).
     NotApplicable(&'static str),
 }
@@ -118,6 +122,7 @@ impl std::fmt::Display for MoveError {
             MoveError::Tier(e) => write!(f, "{e}"),
             MoveError::Index(e) => write!(f, "{e}"),
             MoveError::ClaimLost => f.write_str("the claim was lost"),
+            MoveError::Replaced => f.write_str("the original was replaced since it was planned"),
             MoveError::NotApplicable(m) => f.write_str(m),
         }
     }

@@ -31,7 +31,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::journal::{Journal, Phase};
+use super::journal::{real_now_ms, Journal, Phase};
 use super::plan::{plan_record, Op, Planned};
 use super::{MoveError, Policy, SweepError};
 use crate::config::Config;
@@ -59,6 +59,9 @@ pub struct Report {
     pub failed: u64,
     /// Half-done moves finished at the start of the sweep.
     pub recovered: u64,
+    /// Moves left pending after recovery: claims younger than the lease (a live sweeper's,
+    /// or an upload's), or ones that failed again; a later sweep finishes them.
+    pub pending: u64,
 }
 
 /// Everything a sweep needs.
@@ -132,8 +135,10 @@ impl Sweeper {
     /// resumes from the cursor.
     pub async fn run(&self, stop: &Stop) -> Result<Report, SweepError> {
         let started = Instant::now();
+        let (recovered, pending) = self.recover().await?;
         let mut report = Report {
-            recovered: self.recover().await?,
+            recovered,
+            pending,
             ..Report::default()
         };
         let start = self.index.cursor(CURSOR).await?.unwrap_or_default();
@@ -181,53 +186,30 @@ impl Sweeper {
         Ok(report)
     }
 
-    /// Finishes every move a crash left pending: those whose journal is older than the lease.
-    pub async fn recover(&self) -> Result<u64, SweepError> {
-        let now = self.clock.now_ms();
-        let mut done = 0;
-        let mut failed = std::collections::HashSet::new();
-        loop {
-            let rows: Vec<Record> = self
-                .index
-                .pending(self.batch)
-                .await?
-                .into_iter()
-                .filter(|r| !failed.contains(&r.id))
-                .collect();
-            if rows.is_empty() {
-                return Ok(done);
-            }
-            for row in rows {
-                let Some(text) = row.pending.clone() else {
-                    continue;
-                };
-                let result = match Journal::read(&text) {
-                    // A live move, perhaps another instance's: not ours to take over yet.
-                    Some(journal) if now - journal.started_ms < self.lease_ms => {
-                        failed.insert(row.id.clone());
-                        continue;
-                    }
-                    Some(journal) => self.execute(&row, &journal, &text).await,
-                    // Not ours (or unreadable): release the row untouched.
-                    None => self.release(&row, &text).await,
-                };
-                match result {
-                    Ok(()) => done += 1,
-                    Err(e) => {
-                        tracing::warn!("lifecycle recovery of {}: {e}", row.id);
-                        failed.insert(row.id.clone());
-                    }
+    async fn apply(&self, p: &Planned) -> Result<Outcome, SweepError> {
+        // An original's move acts on the version there is now; read before the claim, so an
+        // upload that lands after it is seen under the claim (and one during it is held off).
+        let version = if p.class == "original" {
+            match self.originals.head(&p.key).await {
+                Ok(head) => Some(head.etag),
+                Err(StorageError::NotFound(_)) => None,
+                Err(e) => {
+                    return Err(SweepError::Move {
+                        id: p.id.clone(),
+                        action: p.op.name(),
+                        cause: e.into(),
+                    })
                 }
             }
-        }
-    }
-
-    async fn apply(&self, p: &Planned) -> Result<Outcome, SweepError> {
+        } else {
+            None
+        };
         let journal = Journal {
             rule: p.rule.clone(),
             op: p.op.clone(),
             phase: Phase::Move,
-            started_ms: self.clock.now_ms(),
+            started_ms: real_now_ms(),
+            version,
         };
         let text = journal.text();
         let skipped = || {
@@ -252,6 +234,10 @@ impl Sweeper {
             return skipped();
         }
         match self.execute(&row, &journal, &text).await {
+            Err(SweepError::Move {
+                cause: MoveError::Replaced,
+                ..
+            }) => skipped(),
             Ok(()) => {
                 metrics::counter!(m::LIFECYCLE_ACTIONS, "rule" => p.rule.clone(), "action" => p.op.name(), "outcome" => "applied")
                     .increment(1);
@@ -265,13 +251,18 @@ impl Sweeper {
         }
     }
 
-    async fn release(&self, row: &Record, text: &str) -> Result<(), SweepError> {
+    pub(super) async fn release(&self, row: &Record, text: &str) -> Result<(), SweepError> {
         self.index.release(&row.id, text).await?;
         Ok(())
     }
 
     /// Runs a claimed move from its journal's phase to the end. Every step is idempotent.
-    async fn execute(&self, row: &Record, journal: &Journal, text: &str) -> Result<(), SweepError> {
+    pub(super) async fn execute(
+        &self,
+        row: &Record,
+        journal: &Journal,
+        text: &str,
+    ) -> Result<(), SweepError> {
         let failed = |cause: MoveError| SweepError::Move {
             id: row.id.clone(),
             action: journal.op.name(),
@@ -286,6 +277,9 @@ impl Sweeper {
         journal: &Journal,
         text: &str,
     ) -> Result<(), MoveError> {
+        if row.class == Class::Original {
+            self.check_version(row, journal, text).await?;
+        }
         match (&journal.op, row.class) {
             (Op::Demote, Class::Variant) => {
                 let id = Record::variant_id_of(&row.id).unwrap_or(&row.id);
@@ -331,6 +325,29 @@ impl Sweeper {
                     Op::Expire => "expire applies to originals and variants",
                 }))
             }
+        }
+    }
+
+    /// Under the claim, the original must still be the version the move was planned for (its
+    /// journal's): one replaced since is left alone, the claim released and the move given up
+    /// ([`MoveError::Replaced`]). Uploads hold the row while they write, so no new version can
+    /// land between this check and the move.
+    async fn check_version(
+        &self,
+        row: &Record,
+        journal: &Journal,
+        text: &str,
+    ) -> Result<(), MoveError> {
+        let Some(planned) = &journal.version else {
+            return Ok(());
+        };
+        match self.originals.head(&row.key).await {
+            Ok(head) if head.etag != *planned => {
+                self.index.release(&row.id, text).await?;
+                Err(MoveError::Replaced)
+            }
+            Ok(_) | Err(StorageError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod lifecycle;
 pub mod pg;
 pub mod process;
 pub mod sigv4;
