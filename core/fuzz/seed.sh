@@ -8,6 +8,7 @@
 # samples are copied. Each image is stored once per spec of fuzz_targets/transform.rs, with
 # that spec's index as the first byte (the target's spec selector).
 # spec_parse: a handful of spec strings in both grammars.
+# url_resolve: request paths and queries (NUL between them), keys with odd characters.
 set -euo pipefail
 
 FUZZ_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -24,7 +25,7 @@ if [ "$NSPECS" -lt 1 ]; then
     exit 1
 fi
 
-mkdir -p "$CORPUS/transform" "$CORPUS/spec_parse"
+mkdir -p "$CORPUS/transform" "$CORPUS/spec_parse" "$CORPUS/url_resolve"
 images="$(mktemp -d)"
 trap 'rm -rf "$images"' EXIT
 
@@ -163,4 +164,20 @@ width=50%25&format=json
 g=left,fit=aspect-crop,width=10,height=20,dpr=0.5
 LIST
 
-echo "seed.sh: $n transform seeds ($NSPECS specs), $i spec_parse seeds in $CORPUS"
+# url_resolve: path, a NUL, query; one per file.
+u=0
+while IFS='|' read -r path query; do
+    printf '%s\0%s' "$path" "$query" > "$CORPUS/url_resolve/seed-$(printf %02d "$u")"
+    u=$((u + 1))
+done <<'LIST'
+/photos/cat.jpg|width=400&format=auto
+/cdn-cgi/image/width=400,fit=cover/photos/my%20cat.jpg|sig=00
+/a%7Eb/%E6%97%A5.jpg|preset=thumb&format=webp
+/photos/cat.jpg|width=320&expires=1800000100&sig=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+/photos/cat.jpg|sig=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+/a/../b.jpg|width=1
+/%2e%2e/etc/passwd|
+/cdn-cgi/image/w=1/|
+LIST
+
+echo "seed.sh: $n transform seeds ($NSPECS specs), $i spec_parse and $u url_resolve seeds in $CORPUS"

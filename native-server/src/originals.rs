@@ -260,6 +260,13 @@ impl Originals {
         }
         let path = self.path(key);
         let result = self.bounded(key, self.store.get(&path)).await?;
+        // The rewrite holds the object in memory: objects over the input limit are refused,
+        // unread, rather than read whole.
+        if result.meta.size > self.max_bytes {
+            return Err(StorageError::TooLarge {
+                limit: self.max_bytes,
+            });
+        }
         let version = object_store::UpdateVersion {
             e_tag: result.meta.e_tag.clone(),
             version: result.meta.version.clone(),
