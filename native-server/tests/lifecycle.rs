@@ -21,20 +21,12 @@ use refract_server::runtime::clock::{Clock, DAY_MS};
 use refract_server::state::State;
 use refract_server::tiers::Chain;
 use support::app::*;
-use support::lifecycle::{assert_consistent, populated};
+use support::lifecycle::{assert_consistent, populated, VARIANT_POLICY};
 use support::process::refract;
 
 const T0: i64 = 20_000 * DAY_MS;
 
-const POLICY: &str = r#"
-[[rule]]
-id = "variants"
-filter = { class = "variant" }
-actions = [
-  { type = "demote", to = "cold", days_since_access = 7 },
-  { type = "expire", days_since_access = 90 },
-]
-"#;
+const POLICY: &str = VARIANT_POLICY;
 
 fn lifecycle(state: &Arc<State>, policy: &str, clock: &Clock) -> Sweeper {
     Sweeper {

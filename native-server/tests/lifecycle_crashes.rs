@@ -22,20 +22,12 @@ use refract_server::lifecycle::Policy;
 use refract_server::runtime::clock::{Clock, DAY_MS};
 use refract_server::state::State;
 use support::app::*;
-use support::lifecycle::{assert_consistent, populated};
+use support::lifecycle::{assert_consistent, populated, VARIANT_POLICY};
 use support::process::refract;
 
 const T0: i64 = 20_000 * DAY_MS;
 
-const VARIANTS: &str = r#"
-[[rule]]
-id = "variants"
-filter = { class = "variant" }
-actions = [
-  { type = "demote", to = "cold", days_since_access = 7 },
-  { type = "expire", days_since_access = 90 },
-]
-"#;
+const VARIANTS: &str = VARIANT_POLICY;
 
 const TMP_UPLOADS: &str = r#"
 [[rule]]

@@ -6,7 +6,8 @@ use refract_core::{Context, Limits, Spec};
 
 use super::{io_failure, Failure};
 
-/// The CLI's transform context: default limits, a clock for timings, the chosen AVIF speed.
+/// The CLI's transform context: default limits, a clock for timings, the chosen AVIF speed,
+/// and no CPU cap: the CLI works on the user's own files, for as long as they ask.
 fn context(accept: Option<&str>, avif_speed: u8) -> Context<'_> {
     let mut ctx = Context {
         accept,
@@ -14,6 +15,7 @@ fn context(accept: Option<&str>, avif_speed: u8) -> Context<'_> {
         ..Context::default()
     };
     ctx.policy.avif_speed = avif_speed;
+    ctx.policy.max_cpu_ms = u64::MAX;
     ctx
 }
 

@@ -16,6 +16,17 @@ use refract_server::tiers::Chain;
 
 use super::app::{get, send, Fixture};
 
+/// Variants to cold after a week without a request, deleted after 90 days.
+pub const VARIANT_POLICY: &str = r#"
+[[rule]]
+id = "variants"
+filter = { class = "variant" }
+actions = [
+  { type = "demote", to = "cold", days_since_access = 7 },
+  { type = "expire", days_since_access = 90 },
+]
+"#;
+
 pub const WIDTHS: [u32; 6] = [60, 70, 80, 90, 100, 110];
 
 /// A server state over the fixture's originals with warm, cold and SQLite in `data`, and

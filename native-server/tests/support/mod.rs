@@ -61,3 +61,12 @@ pub fn url_path(key: &str) -> String {
     }
     out
 }
+
+/// Asserts that `listed` holds exactly `keys`, in any order.
+#[allow(dead_code)]
+pub fn assert_same_keys(mut listed: Vec<String>, keys: &[String]) {
+    let mut expected = keys.to_vec();
+    listed.sort();
+    expected.sort();
+    assert_eq!(listed, expected);
+}
