@@ -40,6 +40,9 @@ pub struct State {
     pub admission: Arc<tokio::sync::Semaphore>,
     /// Bytes that originals being read, transforms and uploads hold at once.
     pub memory: MemoryBudget,
+    /// Estimated CPU time of the transforms admitted and not finished: at most workers ×
+    /// the request deadline.
+    pub cpu: crate::runtime::cpu::CpuBook,
     pub limits: refract_core::Limits,
     pub policy: refract_core::Policy,
     /// The sweeper, the access-time flusher and the tiers' writes.
@@ -105,6 +108,7 @@ impl State {
             .access(&config.presets)
             .map_err(StartError::Access)?;
         let pool = Pool::new(config.transform.worker_threads(), config.transform.queue);
+        let cpu_limit = (pool.threads() as u64).saturating_mul(config.http.request_timeout_ms);
         let admission = Arc::new(tokio::sync::Semaphore::new(
             pool.threads() + config.transform.queue,
         ));
@@ -116,6 +120,7 @@ impl State {
             flights: Flights::new(|| Err(crate::error::ApiError::internal("the transform failed"))),
             admission,
             memory: MemoryBudget::new(config.transform.memory_bytes),
+            cpu: crate::runtime::cpu::CpuBook::new(cpu_limit),
             limits: config.limits.to_core(),
             policy: refract_core::Policy {
                 max_cpu_ms: config.limits.max_cpu_ms(),

@@ -249,6 +249,44 @@ async fn a_retry_joins_the_running_transform() {
 }
 
 #[tokio::test]
+async fn work_that_could_not_finish_within_the_deadline_is_refused_at_once() {
+    // One worker and a 1 s deadline: at most 1,000 reference ms of work may be booked.
+    let f = fixture(|c| {
+        c.transform.workers = 1;
+        c.transform.queue = 4;
+        c.http.request_timeout_ms = 1000;
+    });
+    let (release, held) = hold_the_worker(&f).await;
+    // An AVIF estimated over a second is booked alone (its request then times out, waiting).
+    let r = send(
+        &f.app,
+        get("/cat-small.jpg?width=900&fit=contain&format=avif"),
+    )
+    .await;
+    assert_eq!(r.code(), "deadline_exceeded");
+    assert!(
+        f.state.cpu.booked_ms() > 1000,
+        "{}",
+        f.state.cpu.booked_ms()
+    );
+    // Anything more could not finish in time behind it: 503 at once, not after the deadline.
+    let started = std::time::Instant::now();
+    let r = send(&f.app, get("/cat-small.jpg?width=50")).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.code(), "overloaded");
+    assert_eq!(r.header("retry-after"), "1");
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "refused without waiting"
+    );
+    release.send(()).expect("release");
+    held.await.expect("join");
+    eventually("the booked work ends", || f.state.cpu.booked_ms() == 0).await;
+    let r = send(&f.app, get("/cat-small.jpg?width=50")).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn transforms_wait_for_the_memory_budget_and_what_can_never_fit_is_refused() {
     let f = fixture(|c| {
         c.transform.memory_bytes = 64 << 20;

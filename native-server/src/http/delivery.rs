@@ -141,21 +141,20 @@ impl Job {
         metrics::counter!(m::BYTES_IN).increment(original.bytes.len() as u64);
         metrics::histogram!(m::STAGE_DURATION, "stage" => "fetch").record(fetch.as_secs_f64());
 
-        // What the transform will hold, from the header (on the pool: parsing is CPU work),
-        // reserved before any pixel exists.
+        // What the transform will cost, from the header alone (a parse of a few bytes to a few
+        // KiB, done here rather than queued behind other transforms): refused at once when
+        // over the caps, or when the work already booked would keep it past the deadline;
+        // else its estimated peak is reserved before any pixel exists.
         let (limits, policy) = (state.limits, state.policy);
-        let (input, spec, accept) = (original.bytes, Arc::new(self.spec), self.accept);
-        let estimate = {
-            let (input, spec, accept) = (input.clone(), Arc::clone(&spec), accept.clone());
-            state
-                .pool
-                .run(move || {
-                    let ctx = context(limits, policy, accept.as_deref());
-                    refract_core::estimate(&input, &spec, &ctx).map(|e| e.cost)
-                })
-                .await??
+        let (input, spec, accept) = (original.bytes, self.spec, self.accept);
+        let cost =
+            refract_core::estimate(&input, &spec, &context(limits, policy, accept.as_deref()))?
+                .cost;
+        let Some(_booked) = state.cpu.book(cost.cpu_ms) else {
+            metrics::counter!(m::REJECTED, "reason" => "cpu").increment(1);
+            return Err(ApiError::overloaded());
         };
-        let more = estimate.memory_bytes.saturating_sub(reserved.bytes());
+        let more = cost.memory_bytes.saturating_sub(reserved.bytes());
         reserved.merge(reserve(&state, more).await?);
 
         let output = state

@@ -4,6 +4,7 @@
 
 pub mod background;
 pub mod clock;
+pub mod cpu;
 pub mod fault;
 pub mod flights;
 pub mod memory;
