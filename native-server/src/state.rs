@@ -40,8 +40,8 @@ pub struct State {
     pub admission: Arc<tokio::sync::Semaphore>,
     /// Bytes that originals being read, transforms and uploads hold at once.
     pub memory: MemoryBudget,
-    /// Estimated CPU time of the transforms admitted and not finished: at most workers ×
-    /// the request deadline.
+    /// Estimated CPU time of the transforms admitted and not finished: at most half of
+    /// workers × the request deadline.
     pub cpu: crate::runtime::cpu::CpuBook,
     pub limits: refract_core::Limits,
     pub policy: refract_core::Policy,
@@ -108,7 +108,9 @@ impl State {
             .access(&config.presets)
             .map_err(StartError::Access)?;
         let pool = Pool::new(config.transform.worker_threads(), config.transform.queue);
-        let cpu_limit = (pool.threads() as u64).saturating_mul(config.http.request_timeout_ms);
+        // Half of workers × deadline: estimates are reference milliseconds, and a busy machine
+        // runs slower than the reference.
+        let cpu_limit = (pool.threads() as u64).saturating_mul(config.http.request_timeout_ms) / 2;
         let admission = Arc::new(tokio::sync::Semaphore::new(
             pool.threads() + config.transform.queue,
         ));

@@ -250,7 +250,7 @@ async fn a_retry_joins_the_running_transform() {
 
 #[tokio::test]
 async fn work_that_could_not_finish_within_the_deadline_is_refused_at_once() {
-    // One worker and a 1 s deadline: at most 1,000 reference ms of work may be booked.
+    // One worker and a 1 s deadline: at most 500 reference ms of work may be booked.
     let f = fixture(|c| {
         c.transform.workers = 1;
         c.transform.queue = 4;

@@ -2,7 +2,8 @@
 //! reference milliseconds (`refract_core::cost`).
 //!
 //! Admission by count (workers + queue) alone lets a queue of expensive transforms wait longer
-//! than any request's deadline. The book holds at most `workers × deadline` of estimated work:
+//! than any request's deadline. The book holds at most half of `workers × deadline` of
+//! estimated work (half: a busy machine is slower than the reference the estimates are in):
 //! a transform that would push it past is refused at once (503), so every one admitted can
 //! finish within the deadline on an idle-enough machine, and overload is shed in microseconds
 //! rather than after the deadline.
