@@ -52,15 +52,25 @@ fuzz_target!(|data: &[u8]| {
             max_input_pixels: 4_000_000,
             max_output_dimension: MAX_OUTPUT_DIMENSION,
             max_output_pixels: u64::from(MAX_OUTPUT_DIMENSION) * u64::from(MAX_OUTPUT_DIMENSION),
+            max_memory_bytes: 256 << 20,
         },
         accept: Some(ACCEPT),
         policy: Policy {
             avif_speed: 10,
+            max_cpu_ms: 5_000,
             ..Policy::default()
         },
         clock: None,
     };
-    if let Ok(out) = transform(image, spec, &ctx) {
+    let estimated = refract_core::estimate(image, spec, &ctx);
+    let result = transform(image, spec, &ctx);
+    // The estimate is the transform's own first step: whatever it refuses, the transform
+    // refuses the same way, before decoding.
+    if let Err(e) = &estimated {
+        let t = result.as_ref().err().map(|t| t.code());
+        assert_eq!(t, Some(e.code()), "estimate refused ({e}), the transform did not");
+    }
+    if let Ok(out) = result {
         assert!(
             out.width <= MAX_OUTPUT_DIMENSION && out.height <= MAX_OUTPUT_DIMENSION,
             "output {}x{} exceeds the limit {MAX_OUTPUT_DIMENSION} (spec {:?})",
