@@ -277,3 +277,73 @@ async fn replaced_during_expire(step: &str, how: Replacement) {
         }
     }
 }
+
+#[tokio::test]
+async fn awkward_keys_round_trip_through_reindex_and_an_expire() {
+    let f = fixture(|_| {});
+    let data = tempfile::tempdir().expect("data");
+    let mut config = f.state.config.clone();
+    config.data_dir = data.path().display().to_string();
+    let keys: Vec<String> = support::awkward_keys()
+        .into_iter()
+        .map(|k| format!("tmp/{k}"))
+        .collect();
+    let state = State::open(config.clone(), Clock::manual(T0))
+        .await
+        .expect("state");
+    let app = router(state.clone());
+    for key in &keys {
+        let r = send(
+            &app,
+            put(
+                &support::url_path(key),
+                Some(TOKEN),
+                None,
+                Body::from(sample("cat-small.jpg")),
+            ),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{key}");
+    }
+    state.tiers.settle().await;
+    // Rebuilt from the store's listing, the index names exactly these keys.
+    let index = state.tiers.index().cloned().expect("index");
+    for key in &keys {
+        index.delete(&format!("o/{key}")).await.expect("forget");
+    }
+    refract_server::lifecycle::reindex::reindex(&state.originals, &state.tiers)
+        .await
+        .expect("reindex");
+    let rows = index.scan("o/tmp/", 1000).await.expect("scan");
+    let indexed: Vec<String> = rows
+        .iter()
+        .filter(|r| r.key.starts_with("tmp/"))
+        .map(|r| r.key.clone())
+        .collect();
+    support::assert_same_keys(indexed, &keys);
+    // The lifecycle expires them by those keys: every object and row gone.
+    let sweeper = Sweeper {
+        policy: Policy::parse(TMP_UPLOADS).expect("policy"),
+        index: index.clone(),
+        originals: state.originals.clone(),
+        chain: Arc::clone(&state.tiers),
+        // Reindexed rows are created at the files' modification time (now): two days on.
+        clock: Clock::manual(Clock::System.now_ms() + 2 * DAY_MS),
+        batch: 50,
+        lease_ms: 0,
+    };
+    let report = sweeper.run_once().await.expect("sweep");
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(report.applied, keys.len() as u64, "{report:?}");
+    let listed = state.originals.list().await.expect("list");
+    assert!(
+        listed.iter().all(|(k, _, _)| !k.starts_with("tmp/")),
+        "left: {listed:?}"
+    );
+    assert!(index
+        .scan("o/tmp/", 1000)
+        .await
+        .expect("scan")
+        .iter()
+        .all(|r| !r.key.starts_with("tmp/")));
+}
