@@ -86,13 +86,25 @@ pub struct Output {
 
 /// Transforms `input` according to `spec`. See the crate documentation for the pipeline.
 pub fn transform(input: &[u8], spec: &Spec, ctx: &Context) -> Result<Output, Error> {
+    transform_estimated(input, estimate(input, spec, ctx)?, spec, ctx)
+}
+
+/// [`transform`] after its first step: for hosts that called [`estimate`] already (to budget
+/// or hand off the work) with the same input, spec and context, so the header is not read
+/// twice.
+pub fn transform_estimated(
+    input: &[u8],
+    estimate: Estimate,
+    spec: &Spec,
+    ctx: &Context,
+) -> Result<Output, Error> {
     let limits = &ctx.limits;
     let Estimate {
         header,
         mut plan,
         preference,
         ..
-    } = estimate(input, spec, ctx)?;
+    } = estimate;
     if spec.format == Some(Format::Json) {
         return Ok(json_output(input.len(), &header, &plan));
     }

@@ -192,7 +192,6 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
     ) {
         return handoff(&cfg, &ask, over).await;
     }
-    drop(estimate);
     let etag = variant.etag(&original.etag);
     let labels = Labels {
         etag: &etag,
@@ -205,7 +204,7 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
 
     let output = {
         let _busy = Transforming::enter();
-        transform(&original.bytes, &spec, &ask.accept, &cfg)?
+        transform(&original.bytes, estimate, &spec, &ask.accept, &cfg)?
     };
     drop(original);
     let headers = labels.headers();
@@ -229,13 +228,20 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
     Ok(Response::from_bytes(body)?.with_headers(headers))
 }
 
+/// The transform, after the estimate the budget was checked with.
 fn transform(
     input: &[u8],
+    estimate: refract_core::Estimate,
     spec: &Spec,
     accept: &str,
     cfg: &EdgeConfig,
 ) -> Result<refract_core::Output, EdgeError> {
-    Ok(refract_core::transform(input, spec, &context(accept, cfg))?)
+    Ok(refract_core::transform_estimated(
+        input,
+        estimate,
+        spec,
+        &context(accept, cfg),
+    )?)
 }
 
 /// Marks the synchronous transform in a JS global (`__refractTransforming`). JS runs one thing

@@ -147,9 +147,9 @@ impl Job {
         // else its estimated peak is reserved before any pixel exists.
         let (limits, policy) = (state.limits, state.policy);
         let (input, spec, accept) = (original.bytes, self.spec, self.accept);
-        let cost =
-            refract_core::estimate(&input, &spec, &context(limits, policy, accept.as_deref()))?
-                .cost;
+        let estimate =
+            refract_core::estimate(&input, &spec, &context(limits, policy, accept.as_deref()))?;
+        let cost = estimate.cost;
         let Some(_booked) = state.cpu.book(cost.cpu_ms) else {
             metrics::counter!(m::REJECTED, "reason" => "cpu").increment(1);
             return Err(ApiError::overloaded());
@@ -161,7 +161,7 @@ impl Job {
             .pool
             .run(move || {
                 let ctx = context(limits, policy, accept.as_deref());
-                refract_core::transform(&input, &spec, &ctx)
+                refract_core::transform_estimated(&input, estimate, &spec, &ctx)
             })
             .await
             .inspect_err(|e| {
