@@ -103,7 +103,9 @@ start_refract() {
   shift
   # Each server keeps its state (warm and cold tiers, index) in the run's temp dir: a variant
   # left in the checkout's refract-data/ by an earlier run would be a hit, not a transform.
-  env REFRACT_LOG=warn REFRACT_DATA_DIR="$WORK/$name-data" "$@" "$REFRACT" serve --originals "$ROOT/samples" \
+  # wrk is one client on loopback: the per-client rate limit is off, since this measures the
+  # server, not the limiter.
+  env REFRACT_LOG=warn REFRACT_DATA_DIR="$WORK/$name-data" REFRACT_RATE_LIMIT__ENABLED=false "$@" "$REFRACT" serve --originals "$ROOT/samples" \
     --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 >"$WORK/$name.stdout" 2>"$WORK/$name.stderr" &
   RF_PID=$!           # env execs refract, so this is refract's PID
   PIDS+=("$RF_PID")
@@ -421,7 +423,7 @@ cat <<EOF
 - Machine: $(nproc) CPUs ($CPU_MODEL), $RAM RAM; load average at start $LOAD_START, at end $LOAD_END
 - Tools: $WRK_V; $NGINX_V; $CURL_V. wrk, refract and nginx share the machine's $(nproc) cores.
 - Other builds (cargo/rustc) running during: ${BUSY[*]:-none}
-- refract: \`REFRACT_LOG=warn refract serve --originals samples\`, defaults otherwise (transform workers = one per core, queue 64, memory cache 256 MiB); the overload servers add \`REFRACT_TRANSFORM__QUEUE=$OVERLOAD_QUEUE\`
+- refract: \`REFRACT_LOG=warn REFRACT_RATE_LIMIT__ENABLED=false refract serve --originals samples\`, defaults otherwise (transform workers = one per core, queue 64, memory cache 256 MiB); the overload servers add \`REFRACT_TRANSFORM__QUEUE=$OVERLOAD_QUEUE\`
 - nginx: bench/nginx.conf.in, \`daemon off\`, \`access_log off\`, sendfile; worker_processes 1, and auto ($NGA_WORKERS workers)
 
 ### Cached hits: \`wrk -t$THREADS -c$CACHED_CONNS -d$DURATION --latency\`, median of $ROUNDS rounds

@@ -200,7 +200,8 @@ while time.monotonic() < end:
 PY
 
 # ---------------------------------------------------------------- server
-env REFRACT_LOG=warn REFRACT_DATA_DIR="$WORK/data" REFRACT_TRANSFORM__WORKERS="$WORKERS" \
+# The load comes from one address: the per-client rate limit is off (this measures admission).
+env REFRACT_LOG=warn REFRACT_DATA_DIR="$WORK/data" REFRACT_RATE_LIMIT__ENABLED=false REFRACT_TRANSFORM__WORKERS="$WORKERS" \
   REFRACT_TRANSFORM__QUEUE="$QUEUE" REFRACT_CACHE__MEMORY_BYTES="$CACHE_BYTES" "$REFRACT" serve --originals "$ORIG" \
   --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 >"$WORK/refract.stdout" 2>"$WORK/refract.stderr" &
 SRV=$!             # env execs refract, so this is refract's PID
@@ -306,7 +307,7 @@ cat <<EOF
 
 - Date: $DATE; machine: $(nproc) CPUs ($CPU_MODEL); load average at the end $(cut -d' ' -f1-3 /proc/loadavg)
 - refract: $REFRACT_V ($REFRACT); tools: $TOOLS; cargo/rustc running at start: $BUSY_START, at end: $BUSY_END
-- Config: \`REFRACT_LOG=warn REFRACT_TRANSFORM__WORKERS=$WORKERS REFRACT_TRANSFORM__QUEUE=$QUEUE REFRACT_CACHE__MEMORY_BYTES=$CACHE_BYTES refract serve\`, other settings default (request timeout 30 s)
+- Config: \`REFRACT_LOG=warn REFRACT_RATE_LIMIT__ENABLED=false REFRACT_TRANSFORM__WORKERS=$WORKERS REFRACT_TRANSFORM__QUEUE=$QUEUE REFRACT_CACHE__MEMORY_BYTES=$CACHE_BYTES refract serve\`, other settings default (request timeout 30 s)
 - Load for ${DUR_S} s, all at once: cheap \`wrk -t2 -c$CHEAP_CONNS\` over 4 warmed variants; misses \`wrk -t2 -c$MISS_CONNS --timeout 60s\` (distinct variants of bridge-10mp/bird-20mp, widths $MISS_W0–$((MISS_W0 + MISS_SPAN - 1)), webp/avif/jpeg); hostile \`wrk -t1 -c$HOSTILE_CONNS --timeout 10s\` over $(wc -l <"$WORK/hostile.txt") requests; a sequential prober (5 s timeout)
 
 ### Per class (latencies in ms, wrk)

@@ -2,7 +2,9 @@
 # The edge worker (edge-worker/) end to end inside workerd, through miniflare: every output
 # format, both URL grammars, format negotiation, the Cache API and 304, signed URLs and presets,
 # errors, originals from R2 and from an HTTP origin, handoff of over-budget requests to the
-# native server (proxy and redirect), and parity of the worker's pixels with `refract serve`'s.
+# native server (proxy and redirect), parity of the worker's pixels with `refract serve`'s,
+# freshness (cached results checked against replaced, deleted or unreachable originals),
+# Cache-Control, v= and Cache-Tag, and rate limits through the Rate Limiting bindings.
 # The tests are tests/edge/*.test.mjs (node:test, Node 22); each starts and stops its own
 # workerd instances and native servers on 127.0.0.1 ports chosen by the system.
 #

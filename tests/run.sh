@@ -52,8 +52,8 @@ step "origin server against a real S3 server (SeaweedFS)"
 cargo test -p refract-server --test s3_delivery --test s3_storage_class --test s3_lifecycle -- --ignored --test-threads=1
 ok
 
-step "metadata store conformance on a real PostgreSQL (initdb + pg_ctl, private port)"
-cargo test -p refract-server --test index -- --ignored
+step "metadata store conformance, and two instances hearing each other, on a real PostgreSQL (initdb + pg_ctl, private port)"
+cargo test -p refract-server --test index --test freshness -- --ignored
 ok
 
 step "headless Chromium against refract serve"
@@ -66,6 +66,10 @@ ok
 
 step "edge worker inside workerd (miniflare): R2, HTTP origin, cache, handoff, parity"
 REFRACT_BIN="$(realpath "${CARGO_TARGET_DIR:-target}/debug/refract")" bash tests/e2e-edge.sh
+ok
+
+step "a fleet: three instances over PostgreSQL and SeaweedFS behind nginx, the worker in front (tests/e2e-fleet.sh)"
+FLEET_SKIP_WORKER_BUILD=1 bash tests/e2e-fleet.sh "${CARGO_TARGET_DIR:-target}/debug/refract"
 ok
 
 step "wrangler deploy --dry-run, and wrangler dev in headless Chromium"

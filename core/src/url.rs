@@ -31,14 +31,18 @@
 
 use std::collections::BTreeMap;
 
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use hmac::Mac;
 
 use crate::spec::{canonical_name, split_options, split_query, Pair};
 use crate::{Error, Spec};
 
 mod originals;
+mod sign;
+mod tags;
 pub use originals::OriginalsAccess;
+use sign::{decode_hex, new_mac};
+pub use sign::{signature, signature_until, string_to_sign, string_to_sign_until};
+pub use tags::{cache_tags, MAX_TAGGED_DIRS};
 
 /// The path prefix of Cloudflare's URL grammar.
 pub const CDN_CGI_PREFIX: &str = "/cdn-cgi/image/";
@@ -59,6 +63,11 @@ pub struct Request {
     /// The signed expiry (unix seconds), when the URL has one: caches must not keep the answer
     /// past it.
     pub expires: Option<u64>,
+    /// The URL's `v=` cache-buster, when it has one (in the query in both grammars, or among
+    /// the `/cdn-cgi/image/` options). For a transform it is also in the spec (so in the
+    /// variant's identity and the signed string); a URL that names a version may be cached as
+    /// immutable.
+    pub version: Option<String>,
 }
 
 /// Who may ask for what: signing secrets, presets and the widths allowed without a signature.
@@ -146,7 +155,13 @@ impl Access {
                 let mut query = split_query(query);
                 let sig = take(&mut query, "sig")?;
                 let expires = take(&mut query, "expires")?;
-                (key, split_options(options), sig, expires)
+                // On Cloudflare the query belongs to the origin URL, so a cache-buster written
+                // there busts the cache: it joins the options.
+                let mut options = split_options(options);
+                if let Some(v) = take(&mut query, "v")? {
+                    options.push(Ok(("v".to_owned(), v)));
+                }
+                (key, options, sig, expires)
             }
             None => {
                 let mut pairs = split_query(query);
@@ -168,21 +183,7 @@ impl Access {
             .transpose()?;
         let key = decode_key(raw_key)?;
         if pairs.is_empty() {
-            let signed = match self.originals {
-                OriginalsAccess::Off => return Err(Error::OriginalsOff),
-                OriginalsAccess::Public => false,
-                OriginalsAccess::Signed => {
-                    let sig = sig.ok_or(Error::SignatureRequired)?;
-                    self.verify(&key, &Spec::default(), &sig, expires)?;
-                    true
-                }
-            };
-            return Ok(Request {
-                key,
-                spec: None,
-                signed,
-                expires: expires.filter(|_| signed),
-            });
+            return self.resolve_original(key, sig, expires, &Spec::default());
         }
 
         let preset = take(&mut pairs, "preset")?;
@@ -196,6 +197,13 @@ impl Access {
             None => Vec::new(),
         };
         let spec = Spec::from_parts(preset_pairs.into_iter().map(Ok).chain(pairs))?;
+        let version = spec.version.clone();
+        if spec.changes_nothing() {
+            // `?v=…` alone: the original untouched, under a URL that names its version.
+            let mut original = self.resolve_original(key, sig, expires, &spec)?;
+            original.version = version;
+            return Ok(original);
+        }
 
         let signed = match sig {
             Some(sig) if self.requires_signature() => {
@@ -213,6 +221,34 @@ impl Access {
             spec: Some(spec),
             signed,
             expires: expires.filter(|_| signed),
+            version,
+        })
+    }
+
+    /// A request for the original untouched (`spec` asks for nothing but perhaps a version,
+    /// which the signature then covers).
+    fn resolve_original(
+        &self,
+        key: String,
+        sig: Option<String>,
+        expires: Option<u64>,
+        spec: &Spec,
+    ) -> Result<Request, Error> {
+        let signed = match self.originals {
+            OriginalsAccess::Off => return Err(Error::OriginalsOff),
+            OriginalsAccess::Public => false,
+            OriginalsAccess::Signed => {
+                let sig = sig.ok_or(Error::SignatureRequired)?;
+                self.verify(&key, spec, &sig, expires)?;
+                true
+            }
+        };
+        Ok(Request {
+            key,
+            spec: None,
+            signed,
+            expires: expires.filter(|_| signed),
+            version: None,
         })
     }
 
@@ -263,60 +299,6 @@ impl Access {
         }
         Ok(())
     }
-}
-
-/// The exact string a signature covers: `<canonical spec>/<decoded key>`.
-pub fn string_to_sign(key: &str, spec: &Spec) -> String {
-    string_to_sign_until(key, spec, None)
-}
-
-/// As [`string_to_sign`], with `?expires=<t>` appended when the URL expires.
-pub fn string_to_sign_until(key: &str, spec: &Spec, expires: Option<u64>) -> String {
-    match expires {
-        Some(t) => format!("{spec}/{key}?expires={t}"),
-        None => format!("{spec}/{key}"),
-    }
-}
-
-/// Lowercase hex HMAC-SHA256 of [`string_to_sign`] under `secret`.
-pub fn signature(secret: &[u8], key: &str, spec: &Spec) -> String {
-    signature_until(secret, key, spec, None)
-}
-
-/// Lowercase hex HMAC-SHA256 of [`string_to_sign_until`] under `secret`.
-pub fn signature_until(secret: &[u8], key: &str, spec: &Spec, expires: Option<u64>) -> String {
-    let mut mac = new_mac(secret);
-    mac.update(string_to_sign_until(key, spec, expires).as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn new_mac(secret: &[u8]) -> Hmac<Sha256> {
-    // HMAC accepts keys of any length (long keys are hashed first), so this cannot fail.
-    match Hmac::<Sha256>::new_from_slice(secret) {
-        Ok(mac) => mac,
-        Err(_) => unreachable!("HMAC takes keys of any length"),
-    }
-}
-
-/// The bytes of a signature in its one valid spelling: 64 lowercase hex digits. Uppercase, a
-/// sign (`u8::from_str_radix` takes `+a`) or any other length is not a signature.
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    let digit = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
-    if s.len() != 64 {
-        return None;
-    }
-    s.as_bytes()
-        .chunks_exact(2)
-        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
-        .collect()
 }
 
 /// Removes the single pair named `name`; given twice is an error. Malformed parts stay, to be

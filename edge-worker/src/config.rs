@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use refract_core::url::{Access, OriginalsAccess};
 use refract_core::{Limits, Policy};
 
+use crate::limit::Quota;
+
 /// Defaults measured in workerd on the reference machine (BENCHMARKS.md, "Edge worker in
 /// workerd"; docs/edge.md has the figures). Wasm memory peaks near 9 bytes per decoded pixel
 /// and never shrinks, and an isolate has 128 MB: 16 MiB of input plus 8 MP decoded stays near
@@ -38,8 +40,19 @@ pub mod defaults {
     pub const AVIF_SPEED: u8 = 9;
     /// libwebp method at the edge (0 fastest … 6 smallest).
     pub const WEBP_METHOD: u8 = 4;
-    pub const CACHE_CONTROL: &str = "public, max-age=86400";
-    pub const SIGNED_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+    /// `Cache-Control` of results whose URL does not name the original's version, signed or
+    /// not: the native server's default. A day in browsers and CDNs, an hour served stale
+    /// while they revalidate, a week served stale when the origin fails.
+    pub const CACHE_CONTROL: &str =
+        "public, max-age=86400, stale-while-revalidate=3600, stale-if-error=604800";
+    pub const SIGNED_CACHE_CONTROL: &str = CACHE_CONTROL;
+    /// `Cache-Control` of results whose URL names the version (`v=`): a new version is a new
+    /// URL, so the old one may be kept for a year.
+    pub const VERSIONED_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+    /// Age in seconds after which a cached result is checked against its original (an R2
+    /// `head` or a conditional GET) before it is served: the native server's
+    /// `cache.revalidate_secs`.
+    pub const REVALIDATE_SECS: u64 = 60;
 }
 
 /// What to do with a request that is over the edge budget.
@@ -80,6 +93,14 @@ pub struct EdgeConfig {
     pub policy: Policy,
     pub cache_control: String,
     pub signed_cache_control: String,
+    pub versioned_cache_control: String,
+    /// Seconds a cached result is served without checking its original; 0 checks every time.
+    pub revalidate_secs: u64,
+    /// What the `RATE_LIMIT` binding is configured with (`RATE_LIMIT_QUOTA`), for the
+    /// headers of a 429: the binding itself only answers allowed or not.
+    pub rate_limit: Option<Quota>,
+    /// The same for the `TRANSFORM_RATE_LIMIT` binding (`TRANSFORM_RATE_LIMIT_QUOTA`).
+    pub transform_rate_limit: Option<Quota>,
 }
 
 /// A var that cannot be used as it is.
@@ -119,6 +140,11 @@ impl EdgeConfig {
                     .parse::<u64>()
                     .map_err(|_| bad(name, format!("`{v}` is not a whole number"))),
             }
+        };
+        let quota = |name: &'static str| {
+            var(name)
+                .map(|v| Quota::parse(&v).map_err(|reason| bad(name, reason)))
+                .transpose()
         };
         let effort = |name: &'static str, default: u8, range: std::ops::RangeInclusive<u64>| {
             let n = number(name, u64::from(default))?;
@@ -209,6 +235,11 @@ impl EdgeConfig {
             cache_control: var("CACHE_CONTROL").unwrap_or_else(|| defaults::CACHE_CONTROL.into()),
             signed_cache_control: var("SIGNED_CACHE_CONTROL")
                 .unwrap_or_else(|| defaults::SIGNED_CACHE_CONTROL.into()),
+            versioned_cache_control: var("VERSIONED_CACHE_CONTROL")
+                .unwrap_or_else(|| defaults::VERSIONED_CACHE_CONTROL.into()),
+            revalidate_secs: number("REVALIDATE_SECS", defaults::REVALIDATE_SECS)?,
+            rate_limit: quota("RATE_LIMIT_QUOTA")?,
+            transform_rate_limit: quota("TRANSFORM_RATE_LIMIT_QUOTA")?,
         })
     }
 }

@@ -1,14 +1,18 @@
-//! The fetch handler: URL → spec → Cache API → original → budget → core transform → response.
+//! The fetch handler: rate limit → URL → spec → Cache API (the original's version checked past
+//! `REVALIDATE_SECS`) → original → budget → core transform → response.
 
 use std::collections::BTreeMap;
 
 use refract_core::{Context, Format, Spec, VariantKey};
-use worker::{Cache, Env, Headers, Method, Request, RequestInit, Response, Url};
+use worker::{Cache, Env, Method, Request, Response, Url};
 
-use crate::budget;
-use crate::config::{self, ConfigError, EdgeConfig, HandoffMode};
-use crate::reply::{copy_headers, forward, not_modified, Code, EdgeError, Labels};
-use crate::source::{self, Fetched};
+use crate::cached::{self, Entry, Stored};
+use crate::config::{self, ConfigError, EdgeConfig};
+use crate::handoff::{handoff, Ask};
+use crate::limit::{self, Limit};
+use crate::reply::{copy_headers, not_modified, Code, EdgeError, Labels};
+use crate::source::{self, Check, Fetched, Original};
+use crate::{budget, fresh, throttle};
 
 #[worker::event(fetch)]
 pub async fn fetch(req: Request, env: Env, ctx: worker::Context) -> worker::Result<Response> {
@@ -94,14 +98,6 @@ fn unix_secs() -> u64 {
     (worker::js_sys::Date::now() / 1000.0) as u64
 }
 
-/// Everything the request asks for besides the image, resolved once.
-struct Ask {
-    url: Url,
-    head: bool,
-    accept: String,
-    if_none_match: Option<String>,
-}
-
 async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Response, EdgeError> {
     let head = match req.method() {
         Method::Get => false,
@@ -114,32 +110,27 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
         }
     };
     let cfg = config(env)?;
+    let header = |name| req.headers().get(name).ok().flatten();
+    let client = limit::client_key(header("cf-connecting-ip").as_deref());
+    throttle::admit(env, &cfg, Limit::Requests, &client).await?;
     let url = req.url()?;
     let request = cfg.access.resolve(url.path(), url.query())?;
-    let header = |name| req.headers().get(name).ok().flatten();
     let ask = Ask {
         head,
         accept: header("accept").unwrap_or_default(),
         if_none_match: header("if-none-match"),
         url,
     };
-    // A URL that expires is cached no longer than it is valid, and never as immutable.
-    let expiring;
-    let cache_control = match request.expires {
-        Some(t) => {
-            expiring = format!("public, max-age={}", t.saturating_sub(unix_secs()));
-            expiring.as_str()
-        }
-        None if request.signed => cfg.signed_cache_control.as_str(),
-        None => cfg.cache_control.as_str(),
-    };
+    let cache_control = cache_control(&cfg, &request);
+    let cache_tag = refract_core::url::cache_tags(&request.key);
     let Some(spec) = request.spec else {
         let res = source::passthrough(
             env,
             &cfg,
             &request.key,
             ask.if_none_match.as_deref(),
-            cache_control,
+            &cache_control,
+            &cache_tag,
         )
         .await?;
         return Ok(strip_body(res, head));
@@ -149,26 +140,50 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
     // The variant's identity, by the origin's rule: the Cache API key and the ETag come from it.
     let variant = VariantKey::new(&request.key, &spec, &ask.accept, &cfg.policy);
     let cache_key = cache_key(&ask.url, &variant);
-    let cache = Cache::default();
-    if let Some(mut hit) = cache.get(cache_key.as_str(), false).await? {
-        let etag = hit.headers().get("etag")?.unwrap_or_default();
-        let labels = Labels {
-            etag: &etag,
-            cache_control,
-            vary_accept,
+    // An HTTP origin's answer with a new version, when checking a cached result found one.
+    let mut changed = None;
+    if let Some(hit) = Cache::default().get(cache_key.as_str(), false).await? {
+        let entry = Entry::new(hit);
+        let state = if !fresh::due(entry.confirmed_ms, now_ms(), cfg.revalidate_secs) {
+            Some("hit")
+        } else {
+            match source::check(env, &cfg, &request.key, &entry.original_etag).await {
+                Check::Same => Some("revalidated"),
+                Check::Failed(e) => {
+                    worker::console_warn!("serving a stale result: {}", e.for_log());
+                    Some("stale")
+                }
+                Check::Gone => {
+                    cached::delete_later(ctx, cache_key);
+                    return Err(EdgeError::not_found(&request.key));
+                }
+                Check::Changed(res) => {
+                    changed = res;
+                    None
+                }
+            }
         };
-        if let Some(res) = revalidated(&ask, &labels, "hit") {
-            return Ok(res);
+        if let Some(state) = state {
+            let etag = entry.etag.clone();
+            let labels = Labels {
+                etag: &etag,
+                cache_control: &cache_control,
+                vary_accept,
+                cache_tag: &cache_tag,
+            };
+            // A confirmed entry is stored again, with the time of this confirmation.
+            let refresh = (state == "revalidated").then_some((ctx, cache_key));
+            return from_cache(entry, state, &ask, &labels, refresh).await;
         }
-        let content_type = hit.headers().get("content-type")?.unwrap_or_default();
-        let body = if head { Vec::new() } else { hit.bytes().await? };
-        let headers = labels.headers();
-        let _ = headers.set("content-type", &content_type);
-        let _ = headers.set("x-refract-cache", "hit");
-        return Ok(Response::from_bytes(body)?.with_headers(headers));
     }
 
-    let original = match source::read(env, &cfg, &request.key).await {
+    // Not answered from the cache: the original is read, and perhaps transformed.
+    throttle::admit(env, &cfg, Limit::Transforms, &client).await?;
+    let read = match changed {
+        Some(res) => source::collect(&cfg, res).await,
+        None => source::read(env, &cfg, &request.key).await,
+    };
+    let original = match read {
         Ok(o) => o,
         Err(Fetched::Failed(e)) => return Err(e),
         Err(Fetched::OverBudget(over)) => return handoff(&cfg, &ask, over).await,
@@ -195,8 +210,9 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
     let etag = variant.etag(&original.etag);
     let labels = Labels {
         etag: &etag,
-        cache_control,
+        cache_control: &cache_control,
         vary_accept,
+        cache_tag: &cache_tag,
     };
     if let Some(res) = revalidated(&ask, &labels, "miss") {
         return Ok(res);
@@ -206,7 +222,10 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
         let _busy = Transforming::enter();
         transform(&original.bytes, estimate, &spec, &ask.accept, &cfg)?
     };
-    drop(original);
+    let Original {
+        etag: original_etag,
+        ..
+    } = original;
     let headers = labels.headers();
     let _ = headers.set("content-type", output.format.content_type());
     let t = &output.timings;
@@ -217,15 +236,67 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
             t.decode_ms, t.resize_ms, t.encode_ms
         ),
     );
-    let stored = Response::from_bytes(output.bytes.clone())?.with_headers(copy_headers(&headers));
-    ctx.wait_until(async move {
-        if let Err(e) = cache.put(cache_key.as_str(), stored).await {
-            worker::console_warn!("cache put failed: {e}");
-        }
-    });
+    let stored = Stored {
+        etag: &etag,
+        content_type: output.format.content_type(),
+        cache_tag: &cache_tag,
+        original_etag: &original_etag,
+    };
+    if let Some(res) = cached::entry(output.bytes.clone(), &stored, &cache_control, now_ms())? {
+        cached::put_later(ctx, cache_key, res);
+    }
     let _ = headers.set("x-refract-cache", "miss");
     let body = if head { Vec::new() } else { output.bytes };
     Ok(Response::from_bytes(body)?.with_headers(headers))
+}
+
+/// The answer from a cached result: `state` is `hit`, `revalidated` or `stale`
+/// (`x-refract-cache`). With `refresh`, the entry is stored again, confirmed now.
+async fn from_cache(
+    mut entry: Entry,
+    state: &str,
+    ask: &Ask,
+    labels: &Labels<'_>,
+    refresh: Option<(&worker::Context, Url)>,
+) -> Result<Response, EdgeError> {
+    let not_modified = revalidated(ask, labels, state);
+    let body = if refresh.is_some() || (!ask.head && not_modified.is_none()) {
+        entry.bytes().await?
+    } else {
+        Vec::new()
+    };
+    if let Some((ctx, key)) = refresh {
+        let stored = Stored {
+            etag: labels.etag,
+            content_type: &entry.content_type,
+            cache_tag: labels.cache_tag,
+            original_etag: &entry.original_etag,
+        };
+        if let Some(res) = cached::entry(body.clone(), &stored, labels.cache_control, now_ms())? {
+            cached::put_later(ctx, key, res);
+        }
+    }
+    if let Some(res) = not_modified {
+        return Ok(res);
+    }
+    let headers = labels.headers();
+    let _ = headers.set("content-type", &entry.content_type);
+    let _ = headers.set("x-refract-cache", state);
+    let body = if ask.head { Vec::new() } else { body };
+    Ok(Response::from_bytes(body)?.with_headers(headers))
+}
+
+/// The `Cache-Control` a result or an original is answered with. A URL that expires is cached
+/// no longer than it is valid, and never as immutable; one that names the version (`v=`) may
+/// be kept for good; the others get a bounded `max-age` with `stale-while-revalidate` and
+/// `stale-if-error` (`SIGNED_CACHE_CONTROL` when signed, `CACHE_CONTROL` otherwise).
+fn cache_control(cfg: &EdgeConfig, request: &refract_core::url::Request) -> String {
+    match request.expires {
+        Some(t) => format!("public, max-age={}", t.saturating_sub(unix_secs())),
+        None if request.version.is_some() => cfg.versioned_cache_control.clone(),
+        None if request.signed => cfg.signed_cache_control.clone(),
+        None => cfg.cache_control.clone(),
+    }
 }
 
 /// The transform, after the estimate the budget was checked with.
@@ -289,50 +360,8 @@ fn cache_key(url: &Url, variant: &VariantKey) -> Url {
     let mut u = url.clone();
     u.set_query(None);
     u.set_fragment(None);
-    u.set_path(&format!("/.refract-cache/v2/{}", variant.id()));
+    u.set_path(&format!("/.refract-cache/v3/{}", variant.id()));
     u
-}
-
-/// A request over the edge budget: to the native origin when one is configured, else the core
-/// error that names the limit.
-async fn handoff(
-    cfg: &EdgeConfig,
-    ask: &Ask,
-    over: refract_core::Error,
-) -> Result<Response, EdgeError> {
-    let Some(h) = &cfg.handoff else {
-        return Err(over.into());
-    };
-    let target = match ask.url.query() {
-        Some(q) => format!("{}{}?{q}", h.url, ask.url.path()),
-        None => format!("{}{}", h.url, ask.url.path()),
-    };
-    match h.mode {
-        HandoffMode::Redirect => {
-            let headers = Headers::new();
-            let _ = headers.set("location", &target);
-            let _ = headers.set("cache-control", "no-store");
-            let _ = headers.set("x-refract-handoff", "redirect");
-            Ok(Response::empty()?.with_status(307).with_headers(headers))
-        }
-        HandoffMode::Proxy => {
-            let headers = Headers::new();
-            if !ask.accept.is_empty() {
-                let _ = headers.set("accept", &ask.accept);
-            }
-            if let Some(inm) = &ask.if_none_match {
-                let _ = headers.set("if-none-match", inm);
-            }
-            let mut init = RequestInit::new();
-            let method = if ask.head { Method::Head } else { Method::Get };
-            init.with_method(method).with_headers(headers);
-            let req = Request::new_with_init(&target, &init)?;
-            let res = worker::Fetch::Request(req).send().await.map_err(|e| {
-                EdgeError::storage(format!("the origin for over-budget requests failed: {e}"))
-            })?;
-            Ok(forward(res, &[("x-refract-handoff", "proxy")]))
-        }
-    }
 }
 
 /// A 304 when the request's `If-None-Match` names the ETag in `labels`.

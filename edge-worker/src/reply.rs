@@ -12,6 +12,8 @@ pub enum Code {
     StorageUnavailable,
     /// A var or secret the worker cannot use.
     BadConfig,
+    /// Over a rate limit (the `RATE_LIMIT` or `TRANSFORM_RATE_LIMIT` binding).
+    RateLimited,
     Internal,
 }
 
@@ -20,6 +22,7 @@ impl Code {
         match self {
             Code::NotFound => 404,
             Code::MethodNotAllowed => 405,
+            Code::RateLimited => 429,
             Code::StorageUnavailable => 503,
             Code::BadConfig | Code::Internal => 500,
         }
@@ -31,6 +34,7 @@ impl Code {
             Code::MethodNotAllowed => "method_not_allowed",
             Code::StorageUnavailable => "storage_unavailable",
             Code::BadConfig => "bad_config",
+            Code::RateLimited => "rate_limited",
             Code::Internal => "internal",
         }
     }
@@ -45,6 +49,8 @@ pub struct EdgeError {
     pub message: String,
     /// What only the log gets: R2's or the origin's own error, which may name URLs.
     detail: Option<String>,
+    /// Headers of the answer besides the JSON ones (a 429's `Retry-After` and `RateLimit`).
+    headers: Vec<(&'static str, String)>,
 }
 
 impl EdgeError {
@@ -54,7 +60,22 @@ impl EdgeError {
             code: code.as_str(),
             message: message.into(),
             detail: None,
+            headers: Vec::new(),
         }
+    }
+
+    /// The message with the detail only the log gets.
+    pub fn for_log(&self) -> String {
+        match &self.detail {
+            Some(d) => format!("{} ({d})", self.message),
+            None => self.message.clone(),
+        }
+    }
+
+    /// The same error, answered with these headers as well.
+    pub fn with_headers(mut self, headers: Vec<(&'static str, String)>) -> Self {
+        self.headers.extend(headers);
+        self
     }
 
     /// Storage (R2 or the origin) failed: a generic message for the client, `detail` for the
@@ -85,6 +106,9 @@ impl EdgeError {
         if self.status == 503 {
             let _ = headers.set("retry-after", "1");
         }
+        for (name, value) in &self.headers {
+            let _ = headers.set(name, value);
+        }
         let body = refract_core::json_body(self.code, &self.message);
         Response::from_bytes(body.into_bytes())
             .map(|r| r.with_status(self.status).with_headers(headers))
@@ -103,6 +127,7 @@ impl From<refract_core::Error> for EdgeError {
             code: e.code(),
             message: e.to_string(),
             detail: None,
+            headers: Vec::new(),
         }
     }
 }
@@ -128,6 +153,8 @@ pub struct Labels<'a> {
     pub etag: &'a str,
     pub cache_control: &'a str,
     pub vary_accept: bool,
+    /// `Cache-Tag`: the original's tags, to purge everything made from it.
+    pub cache_tag: &'a str,
 }
 
 impl Labels<'_> {
@@ -136,6 +163,7 @@ impl Labels<'_> {
         let h = Headers::new();
         let _ = h.set("etag", self.etag);
         let _ = h.set("cache-control", self.cache_control);
+        set_cache_tag(&h, self.cache_tag);
         if self.vary_accept {
             let _ = h.set("vary", "Accept");
         }
@@ -150,7 +178,7 @@ pub fn not_modified(labels: &Labels<'_>) -> Response {
 }
 
 /// The headers of another server's response that [`forward`] passes on.
-const FORWARDED: [&str; 9] = [
+const FORWARDED: [&str; 10] = [
     "content-type",
     "content-length",
     "etag",
@@ -160,6 +188,7 @@ const FORWARDED: [&str; 9] = [
     "retry-after",
     "server-timing",
     "location",
+    "cache-tag",
 ];
 
 /// Another server's response passed on: its status, a mutable copy of its headers with `set`
@@ -181,6 +210,13 @@ pub fn forward(res: Response, set: &[(&str, &str)]) -> Response {
     match Response::from_body(body) {
         Ok(r) => r.with_status(status).with_headers(headers),
         Err(e) => EdgeError::from(e).into_response(),
+    }
+}
+
+/// `Cache-Tag` (from `refract_core::url::cache_tags`), unless the key has no tag that fits.
+pub fn set_cache_tag(headers: &Headers, tag: &str) {
+    if !tag.is_empty() {
+        let _ = headers.set("cache-tag", tag);
     }
 }
 

@@ -60,7 +60,12 @@ pub async fn read(env: &Env, cfg: &EdgeConfig, key: &str) -> Result<Original, Fe
             etag: object.etag(),
         });
     }
-    let mut res = http_get(cfg, key, &Headers::new()).await?;
+    collect(cfg, http_get(cfg, key, &Headers::new()).await?).await
+}
+
+/// Reads an HTTP origin's 200 whole, within the budget's input size.
+pub async fn collect(cfg: &EdgeConfig, mut res: Response) -> Result<Original, Fetched> {
+    let fits = |bytes: u64| budget::check_size(bytes, &cfg.budget).map_err(Fetched::OverBudget);
     if let Some(len) = content_length(&res) {
         fits(len)?;
     }
@@ -75,6 +80,52 @@ pub async fn read(env: &Env, cfg: &EdgeConfig, key: &str) -> Result<Original, Fe
     Ok(Original { bytes, etag })
 }
 
+/// What became of an original since a cached result was made from its version `etag`.
+#[derive(Debug)]
+pub enum Check {
+    /// The same version: the cached result stands.
+    Same,
+    /// Another version. From an HTTP origin, its answer, a 200 with the new body (read it with
+    /// [`collect`]); from R2, nothing yet.
+    Changed(Option<Response>),
+    /// No original at that key any more.
+    Gone,
+    /// Storage failed or answered an error: whether it changed is unknown.
+    Failed(EdgeError),
+}
+
+/// Checks the original at `key` against `etag` (unquoted) without downloading it when it is
+/// unchanged: R2 `head`, or a GET with `If-None-Match` that an HTTP origin answers 304 (a 200
+/// carrying the same ETag counts as unchanged too, for an origin that ignores the condition).
+/// An origin that sends no ETag cannot be checked: every check is a change.
+pub async fn check(env: &Env, cfg: &EdgeConfig, key: &str, etag: &str) -> Check {
+    if let Ok(bucket) = env.bucket(R2_BINDING) {
+        return match bucket.head(key).await {
+            Ok(Some(object)) if object.etag() == etag => Check::Same,
+            Ok(Some(_)) => Check::Changed(None),
+            Ok(None) => Check::Gone,
+            Err(e) => Check::Failed(EdgeError::storage(format!("R2 head {key:?}: {e}"))),
+        };
+    }
+    let conditional = Headers::new();
+    if !etag.is_empty() {
+        let _ = conditional.set("if-none-match", &format!("\"{etag}\""));
+    }
+    let res = match http_fetch(cfg, key, &conditional).await {
+        Ok(res) => res,
+        Err(e) => return Check::Failed(e),
+    };
+    match res.status_code() {
+        304 => Check::Same,
+        404 => Check::Gone,
+        200..=299 if !etag.is_empty() && storage_etag(res.headers()) == etag => Check::Same,
+        200..=299 => Check::Changed(Some(res)),
+        s => Check::Failed(EdgeError::storage(format!(
+            "the origin answered {s} for {key:?}"
+        ))),
+    }
+}
+
 /// The original, untouched, streamed from storage: status, headers and body for the client.
 pub async fn passthrough(
     env: &Env,
@@ -82,6 +133,7 @@ pub async fn passthrough(
     key: &str,
     if_none_match: Option<&str>,
     cache_control: &str,
+    cache_tag: &str,
 ) -> Result<Response, EdgeError> {
     if let Ok(bucket) = env.bucket(R2_BINDING) {
         // The type comes from the first bytes (a ranged read), never from stored metadata or
@@ -105,6 +157,7 @@ pub async fn passthrough(
         let headers = Headers::new();
         let _ = headers.set("etag", &etag);
         let _ = headers.set("cache-control", cache_control);
+        crate::reply::set_cache_tag(&headers, cache_tag);
         let _ = headers.set("content-type", content_type);
         if if_none_match.is_some_and(|inm| refract_core::etag::matches(inm, &etag)) {
             return Ok(Response::empty()?.with_status(304).with_headers(headers));
@@ -136,6 +189,7 @@ pub async fn passthrough(
             let _ = headers.set("etag", &etag);
         }
         let _ = headers.set("cache-control", cache_control);
+        crate::reply::set_cache_tag(&headers, cache_tag);
         return Ok(Response::empty()?.with_status(304).with_headers(headers));
     }
     // The type comes from the first bytes, read off the stream; the body goes on streaming.
@@ -156,6 +210,7 @@ pub async fn passthrough(
         }
     }
     let _ = headers.set("cache-control", cache_control);
+    crate::reply::set_cache_tag(&headers, cache_tag);
     let _ = headers.set("content-type", content_type);
     let body = futures::stream::once(async move { Ok(first) }).chain(stream);
     Ok(Response::from_stream(body)?.with_headers(headers))
@@ -169,6 +224,19 @@ fn servable(first: &[u8]) -> Result<&'static str, EdgeError> {
 
 /// GET `ORIGIN_URL/<key>`; a 404 is `not_found`, any other failure `storage_unavailable`.
 async fn http_get(cfg: &EdgeConfig, key: &str, headers: &Headers) -> Result<Response, EdgeError> {
+    let res = http_fetch(cfg, key, headers).await?;
+    match res.status_code() {
+        200..=299 | 304 => Ok(res),
+        404 => Err(EdgeError::not_found(key)),
+        s => Err(EdgeError::storage(format!(
+            "the origin answered {s} for {key:?}"
+        ))),
+    }
+}
+
+/// GET `ORIGIN_URL/<key>` with `headers`, whatever the status; unreachable is
+/// `storage_unavailable`.
+async fn http_fetch(cfg: &EdgeConfig, key: &str, headers: &Headers) -> Result<Response, EdgeError> {
     let base = cfg.origin_url.as_deref().ok_or_else(|| {
         EdgeError::new(
             Code::BadConfig,
@@ -179,17 +247,10 @@ async fn http_get(cfg: &EdgeConfig, key: &str, headers: &Headers) -> Result<Resp
     let mut init = RequestInit::new();
     init.with_method(Method::Get).with_headers(copy(headers));
     let req = Request::new_with_init(&url, &init)?;
-    let res = Fetch::Request(req)
+    Fetch::Request(req)
         .send()
         .await
-        .map_err(|e| EdgeError::storage(format!("the origin is unreachable: {e}")))?;
-    match res.status_code() {
-        200..=299 | 304 => Ok(res),
-        404 => Err(EdgeError::not_found(key)),
-        s => Err(EdgeError::storage(format!(
-            "the origin answered {s} for {key:?}"
-        ))),
-    }
+        .map_err(|e| EdgeError::storage(format!("the origin is unreachable: {e}")))
 }
 
 fn copy(h: &Headers) -> Headers {

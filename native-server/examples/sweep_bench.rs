@@ -469,6 +469,9 @@ async fn main() -> Result<(), BoxError> {
         clock: Clock::manual(now_ms),
         batch: o.batch,
         lease_ms: LEASE_MS,
+        concurrency: 1,
+        reconcile_keys: 0,
+        cold_bytes: 0,
     };
     let started = Instant::now();
     let (scanned, plans) = lifecycle.plan(now_ms).await?;

@@ -9,7 +9,7 @@
 //! warnings, refusals for overload only counted in metrics (a log line per refusal would add
 //! to the load), and 500s logged as errors.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::originals::StorageError;
@@ -33,8 +33,12 @@ pub enum Code {
     EmptyBody,
     BadBody,
     MissingFile,
+    /// `POST /purge` on the admin listener without exactly one of `key` and `prefix`.
+    BadPurge,
     InputTooLarge,
     Overloaded,
+    /// Over a rate limit (`[rate_limit]`): 429 with `Retry-After` and the `RateLimit` fields.
+    RateLimited,
     /// An upload to an original a lifecycle move holds (an expire or a storage-class rewrite).
     OriginalBusy,
     DeadlineExceeded,
@@ -54,9 +58,11 @@ impl Code {
             | Code::OptionsNotAllowed
             | Code::EmptyBody
             | Code::BadBody
-            | Code::MissingFile => StatusCode::BAD_REQUEST,
+            | Code::MissingFile
+            | Code::BadPurge => StatusCode::BAD_REQUEST,
             Code::InputTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::OriginalBusy => StatusCode::CONFLICT,
+            Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Code::Overloaded
             | Code::DeadlineExceeded
             | Code::ShuttingDown
@@ -76,8 +82,10 @@ impl Code {
             Code::EmptyBody => "empty_body",
             Code::BadBody => "bad_body",
             Code::MissingFile => "missing_file",
+            Code::BadPurge => "bad_purge",
             Code::InputTooLarge => "input_too_large",
             Code::Overloaded => "overloaded",
+            Code::RateLimited => "rate_limited",
             Code::OriginalBusy => "original_busy",
             Code::DeadlineExceeded => "deadline_exceeded",
             Code::ShuttingDown => "shutting_down",
@@ -104,6 +112,9 @@ pub struct ApiError {
     pub message: String,
     /// What only the log gets: the store's own error (paths, endpoints, buckets), a panic.
     detail: Option<String>,
+    /// Headers the response carries besides the usual ones (a 429's `Retry-After` and
+    /// `RateLimit` fields).
+    headers: Option<Box<HeaderMap>>,
 }
 
 impl ApiError {
@@ -112,7 +123,14 @@ impl ApiError {
             source: Source::Server(code),
             message: message.into(),
             detail: None,
+            headers: None,
         }
+    }
+
+    /// With headers for the response (they replace any of the same name it would have).
+    pub fn with_headers(mut self, headers: HeaderMap) -> Self {
+        self.headers = Some(Box::new(headers));
+        self
     }
 
     /// With internal details for the log, never for the response body.
@@ -190,6 +208,7 @@ impl From<refract_core::Error> for ApiError {
             },
             message: e.to_string(),
             detail: None,
+            headers: None,
         }
     }
 }
@@ -260,6 +279,23 @@ impl IntoResponse for ApiError {
                 header::ALLOW,
                 HeaderValue::from_static("GET, HEAD, PUT, DELETE"),
             );
+        }
+        if let Some(extra) = self.headers {
+            // `None` names: further values of the name before.
+            let mut last = None;
+            for (name, value) in extra.into_iter() {
+                match name {
+                    Some(name) => {
+                        headers.insert(name.clone(), value);
+                        last = Some(name);
+                    }
+                    None => {
+                        if let Some(name) = &last {
+                            headers.append(name.clone(), value);
+                        }
+                    }
+                }
+            }
         }
         res
     }

@@ -27,6 +27,12 @@ pub const OBJECT_BYTES: &str = "refract_object_bytes";
 pub const LIFECYCLE_ACTIONS: &str = "refract_lifecycle_actions_total";
 pub const LIFECYCLE_SWEEP_SECONDS: &str = "refract_lifecycle_sweep_seconds";
 pub const LIFECYCLE_ERRORS: &str = "refract_lifecycle_errors_total";
+pub const FLEET_NOTES: &str = "refract_fleet_notes_total";
+pub const FLEET_CHANNEL_UP: &str = "refract_fleet_channel_up";
+pub const PURGED: &str = "refract_purged_variants_total";
+pub const RATE_LIMITED: &str = "refract_rate_limited_total";
+pub const RATE_LIMIT_UNITS: &str = "refract_rate_limit_units_total";
+pub const RATE_LIMIT_KEYS: &str = "refract_rate_limit_keys";
 
 /// Latency buckets in seconds, from a cached hit (~0.1 ms) to a slow AVIF (~10 s).
 const BUCKETS: &[f64] = &[
@@ -115,4 +121,28 @@ fn describe() {
         "Lifecycle sweep duration"
     );
     describe_counter!(LIFECYCLE_ERRORS, "Lifecycle actions that failed, by rule");
+    describe_counter!(
+        FLEET_NOTES,
+        "Changes of originals told to or heard from other instances (sent, received, failed)"
+    );
+    describe_gauge!(
+        FLEET_CHANNEL_UP,
+        "1 while this instance hears the fleet's changes (or runs alone), else 0"
+    );
+    describe_counter!(
+        PURGED,
+        "Stored variants removed by deletes of originals and purges"
+    );
+    describe_counter!(
+        RATE_LIMITED,
+        "Requests refused with 429, by limit (client, upload)"
+    );
+    describe_counter!(
+        RATE_LIMIT_UNITS,
+        "Units taken from rate-limit buckets, by limit (client, upload)"
+    );
+    describe_gauge!(
+        RATE_LIMIT_KEYS,
+        "Rate-limit buckets kept, by limit (as of the last upkeep)"
+    );
 }

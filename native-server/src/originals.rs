@@ -55,6 +55,8 @@ pub struct Head {
     /// The store's ETag (or a stand-in from size and modification time), without quotes.
     pub etag: String,
     pub size: u64,
+    /// When the store last modified the object (Unix ms), when it says.
+    pub modified_ms: Option<i64>,
 }
 
 /// An original, read whole.
@@ -204,7 +206,11 @@ impl Originals {
             Some(e) => e.trim_matches('"').to_owned(),
             None => self.head(key).await?.etag,
         };
-        Ok(Head { etag, size })
+        Ok(Head {
+            etag,
+            size,
+            modified_ms: None,
+        })
     }
 
     /// Opens an original for streaming: its metadata, its first chunk (enough to sniff the
@@ -276,6 +282,7 @@ impl Originals {
             meta: Head {
                 etag: String::new(),
                 size: bytes.len() as u64,
+                modified_ms: None,
             },
             bytes,
         };
@@ -377,7 +384,9 @@ fn meta_of(meta: &object_store::ObjectMeta) -> Head {
     Head {
         etag,
         size: meta.size,
+        modified_ms: Some(meta.last_modified.timestamp_millis()),
     }
 }
 
 mod list;
+pub mod page;

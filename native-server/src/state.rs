@@ -47,6 +47,8 @@ pub struct State {
     pub policy: refract_core::Policy,
     /// The sweeper, the access-time flusher and the tiers' writes.
     pub background: Arc<Background>,
+    /// Token buckets per client and per upload token (`[rate_limit]`, `http::limit`).
+    pub rate_limits: Arc<crate::runtime::limit::RateLimits>,
 }
 
 pub type AppState = Arc<State>;
@@ -57,6 +59,7 @@ pub enum StartError {
     Originals(crate::objects::OpenError),
     Tiers(crate::tiers::OpenError),
     Access(String),
+    RateLimit(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -65,6 +68,7 @@ impl std::fmt::Display for StartError {
             StartError::Originals(e) => write!(f, "originals {e}"),
             StartError::Tiers(e) => write!(f, "{e}"),
             StartError::Access(e) => write!(f, "{e}"),
+            StartError::RateLimit(e) => write!(f, "{e}"),
         }
     }
 }
@@ -107,6 +111,7 @@ impl State {
             .signing
             .access(&config.presets)
             .map_err(StartError::Access)?;
+        let rate_limits = config.rate_limit.limits().map_err(StartError::RateLimit)?;
         let pool = Pool::new(config.transform.worker_threads(), config.transform.queue);
         // Half of workers × deadline: estimates are reference milliseconds, and a busy machine
         // runs slower than the reference.
@@ -129,6 +134,7 @@ impl State {
                 ..config.transform.policy()
             },
             background,
+            rate_limits: Arc::new(rate_limits),
             config,
         }))
     }

@@ -16,7 +16,10 @@ async fn no_options_serves_the_original_untouched() {
     assert_eq!(r.body, sample("cat-small.jpg"));
     assert_eq!(r.header("content-type"), "image/jpeg");
     assert_eq!(r.header("content-length"), r.body.len().to_string());
-    assert_eq!(r.header("cache-control"), "public, max-age=86400");
+    assert_eq!(
+        r.header("cache-control"),
+        "public, max-age=86400, stale-while-revalidate=3600, stale-if-error=604800"
+    );
     assert!(r.header("etag").starts_with('"'));
     assert!(r.headers.get("vary").is_none());
     let again = send(
@@ -141,7 +144,10 @@ async fn if_none_match_is_answered_without_transforming() {
     assert_eq!(r.status, StatusCode::NOT_MODIFIED);
     assert!(r.body.is_empty());
     assert_eq!(r.header("etag"), etag);
-    assert_eq!(r.header("cache-control"), "public, max-age=86400");
+    assert_eq!(
+        r.header("cache-control"),
+        "public, max-age=86400, stale-while-revalidate=3600, stale-if-error=604800"
+    );
     assert_eq!(state.tiers.usage().memory_entries, 0, "no transform ran");
     // A stale ETag gets the full response.
     let r = send(

@@ -43,6 +43,11 @@ cases!(
     cursors_are_shared,
     totals_by_class_tiers_and_storage_class,
     delete_says_whether_the_row_existed,
+    accesses_name_the_ids_without_a_row,
+    existing_names_the_ids_with_a_row,
+    originals_between_pages_keys_in_byte_order,
+    forget_leaves_a_held_row,
+    cold_bytes_and_the_least_recently_used_cold_variants,
 );
 
 /// Two handles on a fresh SQLite database in a temporary directory.
@@ -322,6 +327,163 @@ async fn delete_says_whether_the_row_existed(a: Index, b: Index) {
     assert!(b.get("v/aaa").await.expect("get").is_some());
 }
 
+async fn accesses_name_the_ids_without_a_row(a: Index, b: Index) {
+    seed(&a).await;
+    let batch = [
+        Access {
+            id: "v/aaa",
+            last_access_ms: 5_000,
+            hits: 2,
+        },
+        Access {
+            id: "o/new.jpg",
+            last_access_ms: 6_000,
+            hits: 1,
+        },
+        Access {
+            id: "o/photos/cat.jpg",
+            last_access_ms: 7_000,
+            hits: 4,
+        },
+        Access {
+            id: "o/new.jpg",
+            last_access_ms: 6_500,
+            hits: 1,
+        },
+    ];
+    // Applied like `record_access`, and the ids with no row named, each once.
+    let missing = a.record_access_missing(&batch).await.expect("access");
+    assert_eq!(missing, ["o/new.jpg"]);
+    let got = b.get("v/aaa").await.expect("get").expect("row");
+    assert_eq!((got.last_access_ms, got.hits), (5_000, 5));
+    let got = b.get("o/photos/cat.jpg").await.expect("get").expect("row");
+    assert_eq!((got.last_access_ms, got.hits), (7_000, 7));
+    assert_eq!(
+        b.get("o/new.jpg").await.expect("get"),
+        None,
+        "nothing inserted"
+    );
+    assert!(b
+        .record_access_missing(&[])
+        .await
+        .expect("empty")
+        .is_empty());
+    assert!(b
+        .record_access_missing(&batch[..1])
+        .await
+        .expect("all known")
+        .is_empty());
+}
+
+async fn existing_names_the_ids_with_a_row(a: Index, b: Index) {
+    seed(&a).await;
+    // More ids than one statement binds in SQLite's chunks.
+    let mut ids: Vec<String> = (0..1_200).map(|i| format!("o/none-{i}")).collect();
+    ids.extend(["v/aaa", "o/photos/cat.jpg", "v/ccc"].map(String::from));
+    let found = b.existing(&ids).await.expect("existing");
+    let mut found: Vec<String> = found.into_iter().collect();
+    found.sort();
+    assert_eq!(found, ["o/photos/cat.jpg", "v/aaa", "v/ccc"]);
+    assert!(a.existing(&[]).await.expect("none").is_empty());
+}
+
+async fn originals_between_pages_keys_in_byte_order(a: Index, b: Index) {
+    seed(&a).await;
+    // Byte order: upper case before lower case, `~` after letters, non-ASCII last, whatever
+    // the database's collation.
+    for key in [
+        "a/b.jpg",
+        "B.jpg",
+        "a~.jpg",
+        "a-.jpg",
+        "é.jpg",
+        "photos/cat.jpg.bak",
+    ] {
+        a.upsert(&record(&format!("o/{key}"), Class::Original, key))
+            .await
+            .expect("upsert");
+    }
+    let keys = |rows: Vec<Record>| -> Vec<String> { rows.into_iter().map(|r| r.key).collect() };
+    let all = keys(b.originals_between("", None, 100).await.expect("all"));
+    assert_eq!(
+        all,
+        [
+            "B.jpg",
+            "a-.jpg",
+            "a/b.jpg",
+            "a~.jpg",
+            "photos/cat.jpg",
+            "photos/cat.jpg.bak",
+            "é.jpg"
+        ],
+        "originals only, in byte order"
+    );
+    let window = keys(
+        b.originals_between("a-.jpg", Some("photos/cat.jpg"), 100)
+            .await
+            .expect("window"),
+    );
+    assert_eq!(
+        window,
+        ["a/b.jpg", "a~.jpg", "photos/cat.jpg"],
+        "after, up to"
+    );
+    let page = keys(b.originals_between("B.jpg", None, 2).await.expect("page"));
+    assert_eq!(page, ["a-.jpg", "a/b.jpg"], "at most the limit");
+    assert!(b
+        .originals_between("z", Some("a"), 10)
+        .await
+        .expect("empty")
+        .is_empty());
+}
+
+async fn forget_leaves_a_held_row(a: Index, b: Index) {
+    seed(&a).await;
+    assert!(a.claim("v/aaa", "held").await.expect("claim"));
+    assert!(
+        !b.forget("v/aaa").await.expect("forget held"),
+        "held rows stay"
+    );
+    assert!(a.get("v/aaa").await.expect("get").is_some());
+    assert!(b.forget("v/bbb").await.expect("forget"));
+    assert_eq!(a.get("v/bbb").await.expect("get"), None);
+    assert!(!b.forget("v/bbb").await.expect("again"), "gone already");
+}
+
+async fn cold_bytes_and_the_least_recently_used_cold_variants(a: Index, b: Index) {
+    assert_eq!(a.cold_bytes().await.expect("empty"), 0);
+    seed(&a).await;
+    // Cold variants of several ages; one also in warm, one claimed, one only in warm.
+    for (id, tiers, size, last) in [
+        ("v/c1", Presence::COLD, 100, 50),
+        ("v/c2", Presence::COLD.with(Presence::WARM), 200, 10),
+        ("v/c3", Presence::COLD, 300, 30),
+        ("v/c4", Presence::COLD, 400, 30),
+        ("v/held", Presence::COLD, 500, 1),
+    ] {
+        let mut r = record(id, Class::Variant, "photos/cold.jpg");
+        (r.tiers, r.size, r.last_access_ms) = (tiers, size, last);
+        a.upsert(&r).await.expect("upsert");
+    }
+    assert!(a.claim("v/held", "move").await.expect("claim"));
+    // The seed's warm variants and the original do not count; a claimed cold one does.
+    assert_eq!(b.cold_bytes().await.expect("total"), 1_500);
+    let ids = |rows: Vec<Record>| -> Vec<String> { rows.into_iter().map(|r| r.id).collect() };
+    let first = ids(b.coldest(None, 3).await.expect("page 1"));
+    assert_eq!(
+        first,
+        ["v/c2", "v/c3", "v/c4"],
+        "least recently used, then id"
+    );
+    let rest = ids(b.coldest(Some((30, "v/c4")), 3).await.expect("page 2"));
+    assert_eq!(rest, ["v/c1"]);
+    let mid = ids(b
+        .coldest(Some((30, "v/c3")), 3)
+        .await
+        .expect("within a tie"));
+    assert_eq!(mid, ["v/c4", "v/c1"]);
+}
+
 #[tokio::test]
 async fn sqlite_data_survives_reopening() {
     let (a, _, dir) = on_sqlite().await;
@@ -353,5 +515,37 @@ async fn postgres_conforms() {
         case(a, b).await;
         eprintln!("postgres: {name} ok");
     }
-    assert_eq!(CASES.len(), 10);
+    assert_eq!(CASES.len(), 15);
+}
+
+/// A restarted PostgreSQL breaks the connection: queries fail until the store has connected
+/// again by itself, then work, with nothing lost.
+#[tokio::test]
+#[ignore = "starts a PostgreSQL server: run by tests/run.sh"]
+async fn postgres_reconnects_after_a_restart() {
+    let pg = PgServer::start();
+    let index = Index::open(&pg.url).await.expect("open");
+    index
+        .set_cursor("kept", "1")
+        .await
+        .expect("before the restart");
+    pg.restart();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let value = loop {
+        match index.cursor("kept").await {
+            Ok(v) => break v,
+            Err(e) => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "never reconnected: {e}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert_eq!(value.as_deref(), Some("1"));
+    index
+        .set_cursor("kept", "2")
+        .await
+        .expect("after the restart");
 }

@@ -244,6 +244,9 @@ async fn replaced_during_expire(step: &str, how: Replacement) {
         clock: Clock::manual(T0 + 2 * DAY_MS),
         batch: 10,
         lease_ms: 0,
+        concurrency: 4,
+        reconcile_keys: 0,
+        cold_bytes: 0,
     };
     let (_, pending) = sweeper.recover().await.expect("recover");
     assert_eq!(pending, 0, "{case}");
@@ -331,6 +334,9 @@ async fn awkward_keys_round_trip_through_reindex_and_an_expire() {
         clock: Clock::manual(Clock::System.now_ms() + 2 * DAY_MS),
         batch: 50,
         lease_ms: 0,
+        concurrency: 4,
+        reconcile_keys: 0,
+        cold_bytes: 0,
     };
     let report = sweeper.run_once().await.expect("sweep");
     assert_eq!(report.failed, 0, "{report:?}");

@@ -7,6 +7,10 @@ use axum::http::StatusCode;
 use support::app::*;
 use support::process::{refract, Serve};
 
+/// `http.cache_control` and `http.signed_cache_control` by default.
+const DEFAULT_CACHE_CONTROL: &str =
+    "public, max-age=86400, stale-while-revalidate=3600, stale-if-error=604800";
+
 #[tokio::test]
 async fn signed_urls_presets_and_allowed_widths() {
     let f = fixture(|c| {
@@ -21,10 +25,7 @@ async fn signed_urls_presets_and_allowed_widths() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(
-        r.header("cache-control"),
-        "public, max-age=31536000, immutable"
-    );
+    assert_eq!(r.header("cache-control"), DEFAULT_CACHE_CONTROL);
     assert_eq!(r.image().1, 90);
     let r = send(
         &f.app,
@@ -72,7 +73,7 @@ async fn signed_urls_presets_and_allowed_widths() {
     ] {
         let r = send(&f.app, get(uri)).await;
         assert_eq!(r.status, StatusCode::OK, "{uri}");
-        assert_eq!(r.header("cache-control"), "public, max-age=86400", "{uri}");
+        assert_eq!(r.header("cache-control"), DEFAULT_CACHE_CONTROL, "{uri}");
     }
     let thumb = send(&f.app, get("/cat-small.jpg?preset=thumb")).await;
     assert_eq!(thumb.image(), ("jpeg".to_owned(), 64, 64));
@@ -92,10 +93,7 @@ async fn with_signing_on_originals_need_a_signature_by_default() {
     let r = send(&f.app, get(&format!("/cat-small.jpg?sig={sig}"))).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body.as_ref(), sample("cat-small.jpg").as_slice());
-    assert_eq!(
-        r.header("cache-control"),
-        "public, max-age=31536000, immutable"
-    );
+    assert_eq!(r.header("cache-control"), DEFAULT_CACHE_CONTROL);
 
     for (setting, unsigned, signed) in [
         ("public", StatusCode::OK, StatusCode::OK),

@@ -60,8 +60,10 @@ function compatibility() {
 export const sample = (name) => readFile(path.join(SAMPLES, name));
 
 /** Starts the worker in workerd. `r2` maps object keys to bytes (preloaded into the bucket
- *  bound as ORIGINALS); without it there is no R2 binding. `bindings` are the vars. */
-export async function startWorker({ bindings = {}, r2 = null } = {}) {
+ *  bound as ORIGINALS); without it there is no R2 binding. `bindings` are the vars.
+ *  `ratelimits` are Workers Rate Limiting bindings, as miniflare takes them:
+ *  `{ RATE_LIMIT: { namespace_id: '1', simple: { limit: 5, period: 60 } } }`. */
+export async function startWorker({ bindings = {}, r2 = null, ratelimits = undefined } = {}) {
   const mf = new Miniflare({
     modules: true,
     scriptPath: WORKER,
@@ -71,6 +73,7 @@ export async function startWorker({ bindings = {}, r2 = null } = {}) {
     cf: false,
     r2Buckets: r2 ? ['ORIGINALS'] : [],
     bindings,
+    ...(ratelimits ? { ratelimits } : {}),
   });
   try {
     await mf.ready;
@@ -95,6 +98,8 @@ export async function startWorker({ bindings = {}, r2 = null } = {}) {
       });
       return collect(res);
     },
+    /** The R2 bucket bound as ORIGINALS (to replace or delete originals). */
+    bucket: () => mf.getR2Bucket('ORIGINALS'),
     dispose: () => mf.dispose(),
   };
 }
@@ -334,6 +339,73 @@ export async function untilCached(worker, pathAndQuery, init = {}, attempts = 20
     await new Promise((r) => setImmediate(r));
   }
   return { res, attempts };
+}
+
+/** Repeats a request until the answer is no longer a miss (`x-refract-cache` other than
+ *  `miss`): the result was stored in `waitUntil` after the first answer, and is now served
+ *  from the Cache API (`hit`, or `revalidated` when every hit is checked). Bounded. */
+export async function untilStored(worker, pathAndQuery, init = {}, attempts = 20) {
+  let res;
+  for (let i = 1; i <= attempts; i++) {
+    res = await worker.get(pathAndQuery, init);
+    if (res.status !== 200 || res.headers.get('x-refract-cache') !== 'miss') return res;
+    await new Promise((r) => setImmediate(r));
+  }
+  return res;
+}
+
+/** An HTTP origin of originals on 127.0.0.1 (a port chosen by the system), for tests that
+ *  replace, delete or fail originals and count what the worker asked for. `files` maps keys
+ *  to bytes. Each answer carries a strong ETag of the bytes; `If-None-Match` naming it gets a
+ *  304 without a body. `mode`: `ok`, `error` (every request answered 503) or `reset` (every
+ *  connection dropped without an answer). `counts(key)`: `{ full, notModified }`, the 200s
+ *  with a body and the 304s sent for that key. */
+export async function startFileOrigin(files = {}) {
+  const { createServer } = await import('node:http');
+  const { createHash } = await import('node:crypto');
+  const store = new Map(Object.entries(files));
+  const counts = new Map();
+  const count = (key, kind) => {
+    const c = counts.get(key) ?? { full: 0, notModified: 0 };
+    c[kind] += 1;
+    counts.set(key, c);
+  };
+  let mode = 'ok';
+  const server = createServer((req, res) => {
+    if (mode === 'reset') return req.socket.destroy();
+    if (mode === 'error') {
+      res.writeHead(503, { 'content-type': 'text/plain' });
+      return res.end('down\n');
+    }
+    const key = decodeURIComponent(new URL(req.url, 'http://origin').pathname.slice(1));
+    const bytes = store.get(key);
+    if (!bytes) {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      return res.end('not found\n');
+    }
+    const etag = `"${createHash('sha256').update(bytes).digest('hex').slice(0, 32)}"`;
+    const inm = req.headers['if-none-match'];
+    if (inm && inm.split(',').map((t) => t.trim()).includes(etag)) {
+      count(key, 'notModified');
+      res.writeHead(304, { etag });
+      return res.end();
+    }
+    count(key, 'full');
+    res.writeHead(200, { etag, 'content-length': bytes.length, 'content-type': 'application/octet-stream' });
+    res.end(req.method === 'HEAD' ? undefined : bytes);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    put: (key, bytes) => store.set(key, Buffer.from(bytes)),
+    delete: (key) => store.delete(key),
+    setMode: (m) => (mode = m),
+    counts: (key) => ({ full: 0, notModified: 0, ...counts.get(key) }),
+    stop: () => new Promise((r) => {
+      server.closeAllConnections?.();
+      server.close(r);
+    }),
+  };
 }
 
 export { mediaType };

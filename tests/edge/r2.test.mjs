@@ -61,6 +61,9 @@ async function originals() {
   return r2;
 }
 
+// CACHE_CONTROL's default (the native server's): a bounded max-age, stale-while-revalidate
+// and stale-if-error.
+const DEFAULT_CACHE_CONTROL = 'public, max-age=86400, stale-while-revalidate=3600, stale-if-error=604800';
 const AVIF_WEBP = 'image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8'; // Chromium
 const WEBP_ONLY = 'image/webp,*/*'; // Firefox before AVIF, Safari 14
 const NEITHER = 'text/html,image/*,*/*;q=0.8';
@@ -84,7 +87,7 @@ describe('worker with an R2 bucket, no handoff', { timeout: 600_000 }, () => {
         const res = await w.get(`/baseline.jpg?width=400&format=${format}`);
         const p = await assertImage(assert, res, { type, width: 400, height: 300 });
         if (progressive !== undefined) assert.equal(p.progressive, progressive, 'progressive JPEG');
-        assert.equal(res.headers.get('cache-control'), 'public, max-age=86400');
+        assert.equal(res.headers.get('cache-control'), DEFAULT_CACHE_CONTROL);
         assert.match(res.headers.get('etag') ?? '', /^"[^"]+"$/, `strong etag: ${show(res)}`);
         assert.equal(res.headers.get('x-refract-cache'), 'miss');
         assert.ok(!/accept/i.test(res.headers.get('vary') ?? ''), `no vary: accept for an explicit format: ${show(res)}`);
@@ -227,7 +230,7 @@ describe('worker with an R2 bucket, no handoff', { timeout: 600_000 }, () => {
       assert.ok(res.body.equals(first.body));
       assert.equal(res.headers.get('etag'), first.headers.get('etag'));
       assert.equal(res.headers.get('content-type'), 'image/webp');
-      assert.equal(res.headers.get('cache-control'), 'public, max-age=86400');
+      assert.equal(res.headers.get('cache-control'), DEFAULT_CACHE_CONTROL);
     });
     it('If-None-Match with the ETag (exact, weak form, in a list) -> 304 without a body', async () => {
       const etag = first.headers.get('etag');
@@ -347,7 +350,7 @@ describe('worker with an R2 bucket and default budgets', { timeout: 600_000 }, (
   it('a 20 MP JPEG at 800 px: transformed at the edge, memory within 128 MiB', async () => {
     const res = await w.get('/bird-20mp.jpg?width=800&format=webp');
     await assertImage(assert, res, { type: 'webp', width: 800, height: 450 });
-    assert.equal(res.headers.get('cache-control'), 'public, max-age=86400');
+    assert.equal(res.headers.get('cache-control'), DEFAULT_CACHE_CONTROL);
     const mem = Number(res.headers.get('x-refract-memory'));
     assert.ok(mem > 0 && mem <= 128 * 1024 * 1024, `x-refract-memory ${res.headers.get('x-refract-memory')}`);
     console.log(`# wasm memory after bird-20mp.jpg at 800 px: ${(mem / 1048576).toFixed(1)} MiB`);

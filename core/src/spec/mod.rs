@@ -276,6 +276,10 @@ pub struct Spec {
     /// Keep animation (`true`, the default). Output is currently always a still image; see
     /// the README.
     pub anim: bool,
+    /// The cache-buster (`v=`): changes no pixel, only the variant's identity, so a page that
+    /// names the original's version in its URLs gets new bytes when it changes, and such a
+    /// response may be cached as immutable.
+    pub version: Option<String>,
 }
 
 /// The largest `width` or `height` a spec accepts. Output size is further bounded by
@@ -300,6 +304,7 @@ impl Default for Spec {
             format: None,
             metadata: Metadata::None,
             anim: true,
+            version: None,
         }
     }
 }
@@ -313,6 +318,15 @@ impl Spec {
     /// True when the spec asks for nothing at all (the canonical string is empty).
     pub fn is_identity(&self) -> bool {
         *self == Spec::new()
+    }
+
+    /// True when the spec changes no pixel: nothing is asked but, perhaps, a `v=` version.
+    pub fn changes_nothing(&self) -> bool {
+        Spec {
+            version: None,
+            ..self.clone()
+        }
+        .is_identity()
     }
 
     /// `width` × `dpr`, rounded, at least 1.
@@ -421,6 +435,9 @@ impl fmt::Display for Spec {
         }
         if !self.anim {
             parts.push("anim=false".to_owned());
+        }
+        if let Some(v) = &self.version {
+            parts.push(format!("v={v}"));
         }
         f.write_str(&parts.join(","))
     }

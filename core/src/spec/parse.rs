@@ -36,6 +36,7 @@ const KEYS: &[(&str, &[&str])] = &[
     ("format", &["f"]),
     ("metadata", &[]),
     ("anim", &[]),
+    ("v", &["version"]),
 ];
 
 /// Every option name and alias the parser accepts, for documentation and tests.
@@ -261,6 +262,7 @@ impl Builder {
                     _ => return Err(Error::invalid(k, value, "expected true or false")),
                 }
             }
+            "v" => s.version = Some(parse_version(value)?),
             _ => unreachable!("every key in KEYS is handled"),
         }
         Ok(())
@@ -292,6 +294,25 @@ impl Builder {
         }
         Ok(self.spec)
     }
+}
+
+/// The longest `v=` cache-buster accepted.
+pub const MAX_VERSION_BYTES: usize = 64;
+
+/// `v=`: 1–64 characters that need no escaping in a URL (letters, digits, `-._~`).
+fn parse_version(value: &str) -> Result<String, Error> {
+    let ok = (1..=MAX_VERSION_BYTES).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    if !ok {
+        return Err(Error::invalid(
+            "v",
+            value,
+            "expected 1 to 64 letters, digits, '-', '.', '_' or '~'",
+        ));
+    }
+    Ok(value.to_owned())
 }
 
 fn parse_u32(key: &'static str, value: &str, min: u32, max: u32) -> Result<u32, Error> {

@@ -941,8 +941,9 @@ fn canonical_form() {
 
     let full = "width=800,height=600,dpr=1.5,fit=cover,gravity=0.25x0.75,trim=1;2;3;4,flip=hv,\
                 rotate=90,background=%23102030,blur=3,sharpen=1.5,quality=medium-high,\
-                format=webp,metadata=copyright,anim=false";
-    let scrambled = "anim=0&metadata=copyright&f=webp&q=medium-high&sharpen=1.5&blur=3&\
+                format=webp,metadata=copyright,anim=false,v=2024-06.b";
+    let scrambled =
+        "version=2024-06.b&anim=0&metadata=copyright&f=webp&q=medium-high&sharpen=1.5&blur=3&\
                      background=%23102030&rotate=90&flip=hv&trim=1;2;3;4&g=0.25x0.75&\
                      fit=cover&dpr=1.5&h=600&w=800";
     let spec = ok(scrambled);
@@ -972,6 +973,7 @@ fn canonical_form() {
             format: Some(Format::Webp),
             metadata: Metadata::Copyright,
             anim: false,
+            version: Some("2024-06.b".into()),
         }
     );
     assert!(!spec.is_identity());
@@ -1029,10 +1031,12 @@ fn option_names_cover_the_vocabulary() {
         "f",
         "metadata",
         "anim",
+        "v",
+        "version",
     ] {
         assert!(names.contains(&n), "{n} missing");
     }
-    assert_eq!(names.len(), 24, "{names:?}");
+    assert_eq!(names.len(), 26, "{names:?}");
     // Every name is accepted by the parser with some value (none is unknown).
     for n in names {
         let e = Spec::parse(&format!("{n}=%00")).expect_err(n);
@@ -1148,12 +1152,13 @@ fn arb_spec() -> impl Strategy<Value = Spec> {
         proptest::option::of(select_of(&Format::ALL)),
         select_of(&Metadata::ALL),
         any::<bool>(),
+        proptest::option::of("[A-Za-z0-9._~-]{1,64}"),
     );
     (geometry, effects, output).prop_map(
         |(
             (width, height, dpr, fit, gravity, trim),
             (flip, rotate, background, blur, sharpen, quality),
-            (format, metadata, anim),
+            (format, metadata, anim, version),
         )| Spec {
             width,
             height,
@@ -1170,6 +1175,7 @@ fn arb_spec() -> impl Strategy<Value = Spec> {
             format,
             metadata,
             anim,
+            version,
         },
     )
 }
@@ -1430,7 +1436,7 @@ proptest! {
         prop_assert_eq!(Spec::parse(&format!("?{query}")).map_err(|e| e.to_string()), Ok(s.clone()));
         // Canonical strings are URL-safe and a fixed point.
         prop_assert!(
-            canonical.bytes().all(|b| b.is_ascii_alphanumeric() || b"=,.;%-".contains(&b)),
+            canonical.bytes().all(|b| b.is_ascii_alphanumeric() || b"=,.;%-_~".contains(&b)),
             "{}", canonical
         );
         prop_assert_eq!(query.replace('&', ","), canonical.clone());
@@ -1509,4 +1515,22 @@ proptest! {
         prop_assert_eq!(Spec::parse(&canonical).map(|x| x.to_string()).ok(), Some(canonical.clone()));
         prop_assert_eq!(spec.is_identity(), canonical.is_empty());
     }
+}
+
+#[test]
+fn a_version_changes_identity_but_no_pixel() {
+    let spec = ok("v=3");
+    assert!(!spec.is_identity());
+    assert!(spec.changes_nothing());
+    assert_eq!(spec.to_string(), "v=3");
+    assert!(!ok("v=3&w=10").changes_nothing());
+    assert!(ok("").changes_nothing());
+    for bad in ["", "a b", "x/y", "%2F", &"z".repeat(65)] {
+        let e = Spec::parse_query(&format!("v={bad}")).unwrap_err();
+        assert_eq!(e.code(), "invalid_value", "{bad:?}");
+    }
+    assert_eq!(
+        Spec::parse_query("v=1&version=2").unwrap_err().code(),
+        "duplicate_option"
+    );
 }

@@ -231,9 +231,57 @@ fn unsigned_requests_are_limited_to_presets_formats_and_allowed_widths() {
 #[test]
 fn the_path_form_ignores_other_query_parameters() {
     let r = open()
-        .resolve("/cdn-cgi/image/w=10/x.jpg", Some("v=2"))
+        .resolve("/cdn-cgi/image/w=10/x.jpg", Some("utm_source=x&page=2"))
         .expect("ignored");
     assert_eq!(r.spec.expect("spec").to_string(), "width=10");
+}
+
+#[test]
+fn a_version_is_read_in_both_grammars_and_names_the_variant() {
+    let a = open();
+    let plain = a.resolve("/x.jpg", Some("w=10&v=7")).expect("plain");
+    let query = a
+        .resolve("/cdn-cgi/image/w=10/x.jpg", Some("v=7"))
+        .expect("cdn-cgi, query");
+    let option = a
+        .resolve("/cdn-cgi/image/w=10,v=7/x.jpg", None)
+        .expect("cdn-cgi, option");
+    for r in [&plain, &query, &option] {
+        assert_eq!(r.version.as_deref(), Some("7"));
+        assert_eq!(r.spec.as_ref().expect("spec").to_string(), "width=10,v=7");
+    }
+    let other = a.resolve("/x.jpg", Some("w=10&v=8")).expect("v=8");
+    assert_ne!(other.spec, plain.spec);
+    let none = a.resolve("/x.jpg", Some("w=10")).expect("no v");
+    assert_eq!(none.version, None);
+    // Named twice (options and query) is a mistake, not a choice.
+    let e = a
+        .resolve("/cdn-cgi/image/w=10,v=7/x.jpg", Some("v=8"))
+        .unwrap_err();
+    assert_eq!(e.code(), "duplicate_option");
+    // `v` alone asks for the original, untouched, under a versioned URL.
+    for (path, query) in [("/x.jpg", Some("v=7")), ("/cdn-cgi/image/v=7/x.jpg", None)] {
+        let r = a.resolve(path, query).expect("original");
+        assert_eq!((r.spec, r.version.as_deref()), (None, Some("7")));
+    }
+}
+
+#[test]
+fn a_version_is_signed_like_any_option() {
+    let a = Access::new(&["k".into()], &[320], &Default::default()).expect("access");
+    // Unsigned, a version would let anyone mint cache entries: it needs a signature.
+    let e = a.resolve("/x.jpg", Some("w=320&v=1")).unwrap_err();
+    assert_eq!(e.code(), "signature_required");
+    let spec = Spec::parse("width=320,v=1").expect("spec");
+    let sig = a.sign("x.jpg", &spec).expect("sig");
+    let r = a
+        .resolve("/x.jpg", Some(&format!("w=320&v=1&sig={sig}")))
+        .expect("signed");
+    assert!(r.signed);
+    let e = a
+        .resolve("/x.jpg", Some(&format!("w=320&v=2&sig={sig}")))
+        .unwrap_err();
+    assert_eq!(e.code(), "bad_signature");
 }
 
 fn at_1000() -> u64 {

@@ -19,7 +19,18 @@ fn defaults_need_no_vars() {
     assert_eq!(c.budget.max_decode_pixels, defaults::MAX_DECODE_PIXELS);
     assert_eq!(c.policy.avif_speed, defaults::AVIF_SPEED);
     assert_eq!(c.policy.max_avif_pixels, defaults::MAX_AVIF_PIXELS);
-    assert_eq!(c.cache_control, "public, max-age=86400");
+    assert_eq!(
+        c.cache_control,
+        "public, max-age=86400, stale-while-revalidate=3600, stale-if-error=604800"
+    );
+    assert_eq!(c.signed_cache_control, c.cache_control);
+    assert_eq!(
+        c.versioned_cache_control,
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(c.revalidate_secs, 60);
+    assert_eq!(c.rate_limit, None);
+    assert_eq!(c.transform_rate_limit, None);
     assert!(!c.access.requires_signature());
     assert!(!expose_memory(None));
     assert!(!expose_memory(Some("yes".into())));
@@ -57,6 +68,12 @@ fn bad_values_name_the_var() {
         (vec![("AVIF_SPEED", "11")], "AVIF_SPEED"),
         (vec![("WEBP_METHOD", "7")], "WEBP_METHOD"),
         (vec![("ALLOWED_WIDTHS", "320,wide")], "ALLOWED_WIDTHS"),
+        (vec![("REVALIDATE_SECS", "a minute")], "REVALIDATE_SECS"),
+        (vec![("RATE_LIMIT_QUOTA", "600/30")], "RATE_LIMIT_QUOTA"),
+        (
+            vec![("TRANSFORM_RATE_LIMIT_QUOTA", "lots")],
+            "TRANSFORM_RATE_LIMIT_QUOTA",
+        ),
     ] {
         let err = load(&vars).expect_err("refused");
         assert_eq!(err.var, var, "{err}");
@@ -86,4 +103,31 @@ fn signing_keys_and_presets() {
     let broken = BTreeMap::from([("x".to_owned(), "width=huge".to_owned())]);
     let err = EdgeConfig::from_lookup(|_| None, &broken).expect_err("bad preset");
     assert_eq!(err.var, "PRESETS");
+}
+
+#[test]
+fn freshness_and_rate_limit_settings() {
+    let c = load(&[
+        ("REVALIDATE_SECS", "0"),
+        ("VERSIONED_CACHE_CONTROL", "public, max-age=600"),
+        ("RATE_LIMIT_QUOTA", "600/60"),
+        ("TRANSFORM_RATE_LIMIT_QUOTA", "20/10"),
+    ])
+    .expect("loads");
+    assert_eq!(c.revalidate_secs, 0);
+    assert_eq!(c.versioned_cache_control, "public, max-age=600");
+    assert_eq!(
+        c.rate_limit,
+        Some(Quota {
+            limit: 600,
+            period: 60
+        })
+    );
+    assert_eq!(
+        c.transform_rate_limit,
+        Some(Quota {
+            limit: 20,
+            period: 10
+        })
+    );
 }

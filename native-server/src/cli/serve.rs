@@ -1,6 +1,6 @@
 //! `refract serve`, `refract config` and `refract sign`. Serving binds the two listeners,
-//! starts the background loops (the access-time flusher; the lifecycle sweeper when a policy
-//! is set) and runs until SIGTERM (or Ctrl-C), then shuts down gracefully: stop accepting, let
+//! starts the background loops (the access-time flusher; the lifecycle sweeper, which also
+//! reconciles the index and keeps the cold budget without a policy) and runs until SIGTERM (or Ctrl-C), then shuts down gracefully: stop accepting, let
 //! in-flight requests finish, stop the background work (the sweep in progress ends at a batch
 //! boundary, writes to the lower tiers finish, access times are flushed), exit.
 
@@ -104,10 +104,11 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// The access-time flusher, and the lifecycle sweeper every `lifecycle.interval_secs` when a
-/// policy is set, sharing the server's tiers and index. A sweep stopped with the server
+/// The access-time flusher, and the lifecycle sweeper every `lifecycle.interval_secs`,
+/// sharing the server's tiers and index. A sweep stopped with the server
 /// resumes from its cursor next time.
 fn start_background(config: &Config, state: &AppState) -> Result<(), crate::lifecycle::SweepError> {
+    crate::http::limit::start_upkeep(state);
     let chain = Arc::clone(&state.tiers);
     let every = Duration::from_millis(config.meta.flush_ms.max(100));
     state
@@ -116,33 +117,26 @@ fn start_background(config: &Config, state: &AppState) -> Result<(), crate::life
             let chain = Arc::clone(&chain);
             async move { chain.flush_access().await }
         });
-    if config.lifecycle.policy.is_empty() || config.lifecycle.interval_secs == 0 {
-        return Ok(());
+    if let Some(url) = config.meta_url().filter(|u| u.starts_with("postgres")) {
+        // Hears the other instances' changes; after a break, reconnects a second later.
+        let (chain, window) = (
+            Arc::clone(&state.tiers),
+            Duration::from_millis(config.cache.notify_window_ms),
+        );
+        state
+            .background
+            .every("fleet", Duration::from_secs(1), AtStop::Exit, move |stop| {
+                crate::tiers::fleet::listen(Arc::clone(&chain), url.clone(), window, stop)
+            });
     }
-    let policy = crate::lifecycle::Policy::load(std::path::Path::new(&config.lifecycle.policy))?;
-    let sweeper = crate::lifecycle::Sweeper::new(
+    // The sweeps: the policy's rules if one is set, the reconcile and the cold budget always
+    // (docs/lifecycle.md).
+    crate::lifecycle::background::start(
         config,
-        policy,
         state.originals.clone(),
         Arc::clone(&state.tiers),
+        &state.background,
     )?;
-    let totals = sweeper.index.clone();
-    state
-        .background
-        .spawn(async move { crate::lifecycle::sweep::publish_totals(&totals).await });
-    let sweeper = Arc::new(sweeper);
-    let every = Duration::from_secs(config.lifecycle.interval_secs);
-    state
-        .background
-        .every("lifecycle", every, AtStop::Exit, move |stop| {
-            let sweeper = Arc::clone(&sweeper);
-            async move {
-                match sweeper.run(&stop).await {
-                    Ok(report) => tracing::info!(?report, "lifecycle sweep"),
-                    Err(e) => tracing::warn!("lifecycle sweep failed: {e}"),
-                }
-            }
-        });
     Ok(())
 }
 

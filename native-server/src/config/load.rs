@@ -95,6 +95,7 @@ impl Config {
             ));
         }
         self.signing.access(&self.presets).map_err(ConfigError)?;
+        self.rate_limit.check().map_err(ConfigError)?;
         self.check_namespaces()
     }
 

@@ -43,51 +43,9 @@ pub struct Config {
     pub http: HttpConfig,
     pub signing: SigningConfig,
     pub upload: UploadConfig,
+    pub rate_limit: RateLimitConfig,
     /// Named option sets: `thumb = "width=200,height=200,fit=cover"`, used as `preset=thumb`.
     pub presets: BTreeMap<String, String>,
-}
-
-/// Where variants are kept besides memory (see `docs/storage.md`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TiersConfig {
-    /// Warm tier directory; empty means `<data_dir>/warm`, `off` disables the tier.
-    pub warm_dir: String,
-    /// Byte budget of the warm tier.
-    pub warm_bytes: u64,
-    /// Cold tier: an object store URL (as for `originals`); empty means `<data_dir>/cold`,
-    /// `off` disables the tier.
-    pub cold: String,
-    /// Prefix of variants inside the cold store.
-    pub cold_prefix: String,
-    /// Whether a variant evicted from warm is moved to cold (true) or dropped (false).
-    pub demote_on_evict: bool,
-}
-
-/// The lifecycle sweeper (see `docs/lifecycle.md`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LifecycleConfig {
-    /// Policy file; empty means no lifecycle.
-    pub policy: String,
-    /// Seconds between sweeps of the running server; 0 runs none (use `refract lifecycle run`).
-    pub interval_secs: u64,
-    /// Rows per batch; the cursor is saved after each.
-    pub batch: usize,
-    /// Age after which a move's claim counts as abandoned (its sweeper crashed) and the next
-    /// sweep finishes it.
-    pub lease_secs: u64,
-}
-
-impl Default for LifecycleConfig {
-    fn default() -> Self {
-        LifecycleConfig {
-            policy: String::new(),
-            interval_secs: 3600,
-            batch: 500,
-            lease_secs: 600,
-        }
-    }
 }
 
 /// The metadata store.
@@ -99,18 +57,6 @@ pub struct MetaConfig {
     pub url: String,
     /// How often access times are written, in milliseconds.
     pub flush_ms: u64,
-}
-
-impl Default for TiersConfig {
-    fn default() -> Self {
-        TiersConfig {
-            warm_dir: String::new(),
-            warm_bytes: 1024 * 1024 * 1024,
-            cold: String::new(),
-            cold_prefix: "variants".into(),
-            demote_on_evict: true,
-        }
-    }
 }
 
 impl Default for MetaConfig {
@@ -214,9 +160,16 @@ pub struct TransformConfig {
 pub struct CacheConfig {
     /// Byte budget of the in-memory cache of results; 0 disables it.
     pub memory_bytes: u64,
-    /// A cached result older than this is checked against the original's ETag before reuse,
-    /// so originals replaced behind the server's back are noticed.
+    /// A cached result confirmed longer ago than this is checked against the original's ETag
+    /// before reuse, so originals replaced behind the server's back (straight in the bucket)
+    /// are noticed. Changes made through Refract are heard of at once (see
+    /// `notify_window_ms`).
     pub revalidate_secs: u64,
+    /// With a shared PostgreSQL metadata store: how long an instance may go without proof
+    /// that it hears the others' changes (a round trip on its `LISTEN` connection, made every
+    /// third of this). Past it, or while the connection is down, every hit checks its
+    /// original. The bound on serving a replaced original's old variants across instances.
+    pub notify_window_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -224,8 +177,12 @@ pub struct CacheConfig {
 pub struct HttpConfig {
     /// `Cache-Control` of unsigned results and originals.
     pub cache_control: String,
-    /// `Cache-Control` of results of signed URLs (they cannot change meaning).
+    /// `Cache-Control` of results of signed URLs. A signature fixes the options, not the
+    /// original's bytes, which can be replaced: not immutable by default.
     pub signed_cache_control: String,
+    /// `Cache-Control` of responses to URLs that name a version (`v=`), signed or not: the
+    /// URL changes when the original does, so they may be kept for ever.
+    pub versioned_cache_control: String,
     /// Deadline for a whole request; past it the answer is 503 `deadline_exceeded`.
     pub request_timeout_ms: u64,
     /// Time a client has to send a request's headers, counted from when the connection opens
@@ -276,6 +233,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             signing: SigningConfig::default(),
             upload: UploadConfig::default(),
+            rate_limit: RateLimitConfig::default(),
             presets: BTreeMap::new(),
         }
     }
@@ -324,15 +282,22 @@ impl Default for CacheConfig {
         CacheConfig {
             memory_bytes: 256 * 1024 * 1024,
             revalidate_secs: 60,
+            notify_window_ms: 1000,
         }
     }
 }
 
+/// A day fresh; then a stale copy may be served for an hour while a shared cache refetches
+/// it, and for a week when the origin fails.
+const DEFAULT_CACHE_CONTROL: &str =
+    "public, max-age=86400, stale-while-revalidate=3600, stale-if-error=604800";
+
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
-            cache_control: "public, max-age=86400".into(),
-            signed_cache_control: "public, max-age=31536000, immutable".into(),
+            cache_control: DEFAULT_CACHE_CONTROL.into(),
+            signed_cache_control: DEFAULT_CACHE_CONTROL.into(),
+            versioned_cache_control: "public, max-age=31536000, immutable".into(),
             request_timeout_ms: 30_000,
             header_timeout_ms: 10_000,
             max_connections: 1024,
@@ -381,8 +346,12 @@ impl TransformConfig {
 }
 
 mod load;
+mod rate_limit;
+mod tiers;
 
 pub use load::{redact_url, ConfigError, ENV_PREFIX};
+pub use rate_limit::{BucketConfig, RateLimitConfig};
+pub use tiers::{LifecycleConfig, TiersConfig};
 
 #[cfg(test)]
 mod tests;

@@ -129,6 +129,22 @@ fn the_sample_config_loads() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/refract.toml");
     let c = Config::load(Some(&path), env(&[]), &[]).expect("samples/refract.toml");
     assert!(!c.presets.is_empty());
+    // The sample spells out the defaults of the freshness settings.
+    let d = Config::default();
+    assert_eq!(c.cache, d.cache);
+    assert_eq!(c.rate_limit, d.rate_limit, "[rate_limit] is the defaults");
+    assert_eq!(
+        (
+            &c.http.cache_control,
+            &c.http.signed_cache_control,
+            &c.http.versioned_cache_control
+        ),
+        (
+            &d.http.cache_control,
+            &d.http.signed_cache_control,
+            &d.http.versioned_cache_control
+        )
+    );
 }
 
 #[test]
@@ -200,4 +216,55 @@ fn the_servers_state_may_not_overlap_the_originals() {
     }
     // The default configuration (samples/ and refract-data/) is fine.
     assert!(load(&[]).is_ok());
+}
+
+#[test]
+fn rate_limits_load_from_every_layer_and_bad_ones_are_refused() {
+    let f = write(
+        r#"
+        [rate_limit]
+        trusted_proxies = ["10.0.0.0/8", "2001:db8::/32", "192.0.2.1"]
+        client_ip_header = "X-Real-IP"
+        [rate_limit.client]
+        rate = 5
+        burst = 50
+        "#,
+    );
+    let c = Config::load(
+        Some(f.path()),
+        env(&[("REFRACT_RATE_LIMIT__UPLOAD__RATE", "0.5")]),
+        &[],
+    )
+    .expect("rate limits");
+    let r = &c.rate_limit;
+    assert!(r.enabled);
+    assert_eq!((r.client.rate, r.client.burst), (5.0, 50), "integer rate");
+    assert_eq!(r.upload.rate, 0.5);
+    assert_eq!(r.upload.burst, RateLimitConfig::default().upload.burst);
+    let limits = r.limits().expect("limits");
+    assert_eq!(limits.trusted_proxies.len(), 3);
+    assert_eq!(limits.client_header.as_deref(), Some("x-real-ip"));
+
+    for (k, v, says) in [
+        ("CLIENT__RATE", "0", "rate_limit.client"),
+        ("CLIENT__RATE", "-3", "rate_limit.client"),
+        ("CLIENT__BURST", "0", "rate_limit.client"),
+        ("UPLOAD__RATE", "0", "rate_limit.upload"),
+        ("TRANSFORM_UNIT_MS", "0", "transform_unit_ms"),
+        ("MAX_CLIENTS", "0", "max_clients"),
+        ("TRUSTED_PROXIES", r#"["10.0.0.0/33"]"#, "10.0.0.0/33"),
+        ("TRUSTED_PROXIES", r#"["proxy.example"]"#, "trusted_proxies"),
+        ("CLIENT_IP_HEADER", "x:y", "client_ip_header"),
+        ("CLIENT__PER_SECOND", "1", "per_second"),
+    ] {
+        let k = format!("REFRACT_RATE_LIMIT__{k}");
+        let e = Config::load(None, env(&[(&k, v)]), &[]).expect_err(&k);
+        assert!(e.0.contains(says), "{k}={v}: {e}");
+    }
+    // Checked even while off.
+    let off = [
+        ("REFRACT_RATE_LIMIT__ENABLED", "false"),
+        ("REFRACT_RATE_LIMIT__CLIENT__RATE", "0"),
+    ];
+    assert!(Config::load(None, env(&off), &[]).is_err());
 }

@@ -32,10 +32,14 @@ use crate::tiers::Variant;
 /// Serves one image request; never fails (errors become JSON responses).
 pub async fn handle(state: AppState, req: Request) -> Response {
     let (parts, _) = req.into_parts();
+    let client = match super::limit::admit(&state, &parts) {
+        Ok(client) => client,
+        Err(refused) => return refused.into_response(),
+    };
     let deadline = state.request_timeout();
     let result = tokio::time::timeout(
         deadline,
-        serve(&state, &parts.method, &parts.uri, &parts.headers),
+        serve(&state, &parts.method, &parts.uri, &parts.headers, client),
     )
     .await;
     match result {
@@ -53,25 +57,30 @@ async fn serve(
     method: &Method,
     uri: &axum::http::Uri,
     headers: &HeaderMap,
+    client: super::limit::Client,
 ) -> Result<Response, ApiError> {
     let request = state.access.resolve(uri.path(), uri.query())?;
     let if_none_match = header_str(headers, &header::IF_NONE_MATCH);
-    // A URL that expires is cached no longer than it is valid, and never as immutable.
+    // A URL that expires is cached no longer than it is valid, and never as immutable; only
+    // a URL that names its version (`v=`) is.
     let expiring;
+    let http = &state.config.http;
     let cache_control = match request.expires {
         Some(t) => {
             let left = t.saturating_sub(crate::runtime::clock::unix_secs());
             expiring = format!("public, max-age={left}");
             &expiring
         }
-        None if request.signed => &state.config.http.signed_cache_control,
-        None => &state.config.http.cache_control,
+        None if request.version.is_some() => &http.versioned_cache_control,
+        None if request.signed => &http.signed_cache_control,
+        None => &http.cache_control,
     };
     let mut reply = Reply {
         head: method == Method::HEAD,
         if_none_match,
         vary_accept: false,
         cache_control,
+        cache_tag: refract_core::url::cache_tags(&request.key),
     };
     let key = request.key;
     let Some(spec) = request.spec else {
@@ -102,15 +111,20 @@ async fn serve(
     }
 
     let flight = variant.id().to_owned();
-    let job = Job {
+    let job = || Job {
         state: Arc::clone(state),
-        variant,
-        spec,
-        accept,
+        variant: variant.clone(),
+        spec: spec.clone(),
+        accept: accept.clone(),
+        client,
     };
-    let (result, joined) = state.flights.run(flight, || job.produce()).await;
+    let (mut result, joined) = state.flights.run(flight.clone(), || job().produce()).await;
     if joined {
         metrics::counter!(m::COALESCED).increment(1);
+        // Refused for the rate of the client that started it, not this one's: run it anew.
+        if super::limit::refused(&result) {
+            result = state.flights.run(flight, || job().produce()).await.0;
+        }
     }
     let made = result?;
     Ok(respond(&made, &reply, &made.server_timing))
@@ -122,6 +136,8 @@ struct Job {
     variant: VariantKey,
     spec: Spec,
     accept: Option<String>,
+    /// Charged for the transform's cost (`http::limit`).
+    client: super::limit::Client,
 }
 
 impl Job {
@@ -134,9 +150,15 @@ impl Job {
         };
         let started = Instant::now();
         let key = self.variant.key();
+        // The version read is confirmed as of before the read: a change heard of from now on
+        // is newer than this variant.
+        let read_at = Instant::now();
         let opened = state.originals.open(key).await?;
         let mut reserved = reserve(&state, opened.meta.size).await?;
         let original = state.originals.read(key, opened).await?;
+        let meta = &original.meta; // an access of the original; registered if it has no row
+        let tiers = &state.tiers;
+        tiers.original_read(key, meta.size, meta.modified_ms, &original.bytes);
         let fetch = started.elapsed();
         metrics::counter!(m::BYTES_IN).increment(original.bytes.len() as u64);
         metrics::histogram!(m::STAGE_DURATION, "stage" => "fetch").record(fetch.as_secs_f64());
@@ -150,6 +172,7 @@ impl Job {
         let estimate =
             refract_core::estimate(&input, &spec, &context(limits, policy, accept.as_deref()))?;
         let cost = estimate.cost;
+        super::limit::charge_transform(&state, self.client, cost.cpu_ms)?;
         let Some(_booked) = state.cpu.book(cost.cpu_ms) else {
             metrics::counter!(m::REJECTED, "reason" => "cpu").increment(1);
             return Err(ApiError::overloaded());
@@ -189,6 +212,7 @@ impl Job {
         let variant = Arc::new(Variant::made(
             self.variant,
             original.meta.etag,
+            read_at,
             Bytes::from(output.bytes),
             output.format.content_type(),
             server_timing,
@@ -230,11 +254,12 @@ pub(super) async fn reserve(state: &State, bytes: u64) -> Result<Reserved, ApiEr
     }
 }
 
-/// Whether a cached result may be served: recently confirmed, or its original's ETag still
-/// matches. While storage is unreachable, the cached result is served as it is.
+/// Whether a cached result may be served: confirmed recently with no change heard of since
+/// (`tiers::fresh`), or its original's ETag still matches. While storage is unreachable, the
+/// cached result is served as it is (stale-if-error).
 async fn still_valid(state: &AppState, key: &str, v: &Variant) -> Result<bool, ApiError> {
-    let max_age = Duration::from_secs(state.config.cache.revalidate_secs);
-    if v.checked().is_some_and(|t| t.elapsed() < max_age) {
+    let revalidate = Duration::from_secs(state.config.cache.revalidate_secs);
+    if state.tiers.trusted(key, v.checked(), revalidate) {
         return Ok(true);
     }
     match state.originals.head(key).await {
@@ -261,7 +286,9 @@ async fn original(state: &AppState, key: &str, reply: &Reply<'_>) -> Result<Resp
     let started = Instant::now();
     let o = state.originals.stream(key).await?;
     metrics::counter!(m::BYTES_IN).increment(o.meta.size);
-    state.tiers.touch_original(key);
+    state
+        .tiers
+        .original_read(key, o.meta.size, o.meta.modified_ms, &o.first);
     // Only images are served from the originals' store, with the type their bytes say.
     let content_type = refract_core::decode::servable_type(&o.first)
         .ok_or(refract_core::Error::UnsupportedInput { detected: None })?;

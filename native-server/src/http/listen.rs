@@ -9,20 +9,27 @@
 //! - **Connection cap** (`http.max_connections`): one permit per open connection. Past the cap a
 //!   new connection gets a fixed `503` with `Retry-After: 1` and is closed, without a task or a
 //!   parser of its own.
+//! - **Peer address**: each request carries its connection's peer as an
+//!   `axum::extract::ConnectInfo<SocketAddr>` extension (the rate limits key on it).
 //! - **Shutdown**: stop accepting, let each connection finish the request it is serving, close
 //!   idle ones, return when all are gone.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
+use axum::http::Request;
 use axum::Router;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tower::ServiceExt;
 
 use crate::metrics as m;
 
@@ -62,9 +69,9 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: wait a little rather than spin.
                     tracing::warn!("accept failed: {e}");
@@ -80,7 +87,9 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        // Handlers learn the peer's address from each request (rate limits are keyed on it).
+        let app = app.clone().map_request(move |req| with_peer(req, peer));
+        let service = TowerToHyperService::new(app);
         let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             if let Err(e) = conn.await {
@@ -91,6 +100,12 @@ pub async fn serve(
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// `req` with its connection's peer address as `ConnectInfo`.
+fn with_peer(mut req: Request<Incoming>, peer: SocketAddr) -> Request<Incoming> {
+    req.extensions_mut().insert(ConnectInfo(peer));
+    req
 }
 
 /// Answers a connection over the cap with a fixed 503, within a short bound.

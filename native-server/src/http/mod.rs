@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod delivery;
+pub mod limit;
 pub mod listen;
 mod reply;
 pub mod upload;
@@ -48,6 +49,7 @@ pub fn admin_router(state: AppState) -> Router {
         .route("/health", get(admin::health))
         .route("/ready", get(admin::ready))
         .route("/metrics", get(admin::metrics))
+        .route("/purge", axum::routing::post(admin::purge))
         .layer(middleware::map_response(security_headers))
         .with_state(state)
 }

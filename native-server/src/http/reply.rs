@@ -13,6 +13,8 @@ pub(super) struct Reply<'a> {
     pub if_none_match: Option<&'a str>,
     pub vary_accept: bool,
     pub cache_control: &'a str,
+    /// `Cache-Tag`: the original's key and its directories, for purging a CDN in front.
+    pub cache_tag: String,
 }
 
 pub(super) fn respond(v: &Variant, reply: &Reply<'_>, server_timing: &str) -> Response {
@@ -58,6 +60,11 @@ pub(super) fn validators(h: &mut HeaderMap, etag: &str, reply: &Reply<'_>) {
     }
     if reply.vary_accept {
         h.insert(header::VARY, HeaderValue::from_static("Accept"));
+    }
+    if let Ok(tag) = HeaderValue::from_str(&reply.cache_tag) {
+        if !tag.is_empty() {
+            h.insert("cache-tag", tag);
+        }
     }
 }
 

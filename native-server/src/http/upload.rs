@@ -16,15 +16,27 @@ use crate::metrics as m;
 use crate::state::AppState;
 
 pub async fn put(state: AppState, req: Request) -> Response {
-    put_inner(state, req)
+    let authorized = authorize(&state, req.headers()).is_ok();
+    let charged = match super::limit::upload(&state, &req, authorized) {
+        Ok(charged) => charged,
+        Err(refused) => return refused.into_response(),
+    };
+    let res = put_inner(state, req)
         .await
-        .unwrap_or_else(IntoResponse::into_response)
+        .unwrap_or_else(IntoResponse::into_response);
+    super::limit::label(res, charged)
 }
 
 pub async fn delete(state: AppState, req: Request) -> Response {
-    delete_inner(state, req)
+    let authorized = authorize(&state, req.headers()).is_ok();
+    let charged = match super::limit::upload(&state, &req, authorized) {
+        Ok(charged) => charged,
+        Err(refused) => return refused.into_response(),
+    };
+    let res = delete_inner(state, req)
         .await
-        .unwrap_or_else(IntoResponse::into_response)
+        .unwrap_or_else(IntoResponse::into_response);
+    super::limit::label(res, charged)
 }
 
 async fn put_inner(state: AppState, req: Request) -> Result<Response, ApiError> {

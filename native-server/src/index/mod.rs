@@ -12,12 +12,14 @@
 //! Concurrency: [`Index::claim`] sets a row's `pending` move only when none is set, atomically
 //! in both backends, so two instances never start the same lifecycle action twice.
 
+pub mod journal;
 mod postgres;
 mod record;
 mod sqlite;
 
 pub use record::{Access, Class, Presence, Record};
 
+use std::collections::HashSet;
 use std::fmt;
 
 #[derive(Debug)]
@@ -126,6 +128,17 @@ impl Index {
         dispatch!(self, b => b.by_key(key).await)
     }
 
+    /// Up to `limit` variant rows whose original's key starts with `prefix` (`""`: all), with
+    /// `id > after`, in id order: a purge's resumable scan.
+    pub async fn variants_under(
+        &self,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<Record>> {
+        dispatch!(self, b => b.variants_under(prefix, after, limit).await)
+    }
+
     /// Sets `pending` to `journal` if no move is pending; returns whether this caller won.
     pub async fn claim(&self, id: &str, journal: &str) -> Result<bool> {
         dispatch!(self, b => b.claim(id, journal).await)
@@ -157,9 +170,69 @@ impl Index {
         dispatch!(self, b => b.set_cursor(name, value).await)
     }
 
+    /// Tells every instance listening on this store (PostgreSQL's `NOTIFY` on
+    /// [`FLEET_CHANNEL`]); an embedded SQLite store has no other instance, so it is a no-op.
+    pub async fn notify(&self, payload: &str) -> Result<()> {
+        match self {
+            Index::Sqlite(_) => Ok(()),
+            Index::Postgres(b) => b.notify(payload).await,
+        }
+    }
+
+    /// Whether other instances may share this store (and so need to hear of changes).
+    pub fn shared(&self) -> bool {
+        matches!(self, Index::Postgres(_))
+    }
+
     /// Number of rows, and their total size, by class and tier, for metrics.
     pub async fn totals(&self) -> Result<Vec<Total>> {
         dispatch!(self, b => b.totals().await)
+    }
+
+    /// Applies a batch of accesses as [`Index::record_access`] does, and returns the ids in it
+    /// that have no row (objects read but not registered yet), each once.
+    pub async fn record_access_missing(&self, batch: &[Access<'_>]) -> Result<Vec<String>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, b => b.record_access_missing(batch).await)
+    }
+
+    /// Which of `ids` have a row.
+    pub async fn existing(&self, ids: &[String]) -> Result<HashSet<String>> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        dispatch!(self, b => b.existing(ids).await)
+    }
+
+    /// Rows of originals whose key sorts after `after` and, given `until`, not after it, in
+    /// the byte order of the keys (the order object stores list in), at most `limit`, in that
+    /// order: the window a reconcile compares with a page of the store's listing.
+    pub async fn originals_between(
+        &self,
+        after: &str,
+        until: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Record>> {
+        dispatch!(self, b => b.originals_between(after, until, limit).await)
+    }
+
+    /// Deletes the row unless a move or an upload holds it (`pending` is set); returns whether
+    /// it did.
+    pub async fn forget(&self, id: &str) -> Result<bool> {
+        dispatch!(self, b => b.forget(id).await)
+    }
+
+    /// The total size of the variants in the cold tier (rows whose tiers include `cold`).
+    pub async fn cold_bytes(&self) -> Result<u64> {
+        dispatch!(self, b => b.cold_bytes().await)
+    }
+
+    /// Variants in the cold tier with no move pending, least recently used first (ties by
+    /// id), after `after` (the previous page's last `(last_access_ms, id)`), at most `limit`.
+    pub async fn coldest(&self, after: Option<(i64, &str)>, limit: usize) -> Result<Vec<Record>> {
+        dispatch!(self, b => b.coldest(after, limit).await)
     }
 }
 
@@ -172,6 +245,9 @@ pub struct Total {
     pub objects: u64,
     pub bytes: u64,
 }
+
+/// The PostgreSQL channel instances announce changes of originals on (`tiers::fleet`).
+pub const FLEET_CHANNEL: &str = "refract_fleet";
 
 /// The columns, in the order both backends select them.
 const COLUMNS: &str = "id, class, key, spec, tiers, size, content_type, storage_class, \

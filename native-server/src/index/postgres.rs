@@ -7,6 +7,8 @@ use tokio_postgres::{Client, NoTls, Row};
 
 use super::{Access, Class, IndexError, Presence, Record, Result, Total, COLUMNS};
 
+mod upkeep;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS objects (
     id TEXT PRIMARY KEY,
@@ -23,6 +25,7 @@ CREATE TABLE IF NOT EXISTS objects (
     pending TEXT
 );
 CREATE INDEX IF NOT EXISTS objects_key ON objects (key);
+CREATE INDEX IF NOT EXISTS objects_key_bytes ON objects (key COLLATE \"C\") WHERE class = 'original';
 CREATE INDEX IF NOT EXISTS objects_pending ON objects (pending) WHERE pending IS NOT NULL;
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 ";
@@ -31,14 +34,55 @@ const INSERT: &str = "INSERT INTO objects (id, class, key, spec, tiers, size, co
     storage_class, created_ms, last_access_ms, hits, pending) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
+/// The connection in use, replaced by a new one when it breaks (see [`keep_connected`]).
+type Slot = Arc<std::sync::RwLock<Arc<Client>>>;
+
 #[derive(Clone)]
 pub struct Postgres {
-    client: Arc<Client>,
+    slot: Slot,
 }
 
 impl std::fmt::Debug for Postgres {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Postgres")
+    }
+}
+
+/// Drives the connection; when it ends (the server restarted, the network broke), connects
+/// again, after 250 ms and then up to 5 s between attempts, and puts the new connection in
+/// the slot. Ends when the store is dropped.
+async fn keep_connected(
+    url: String,
+    slot: std::sync::Weak<std::sync::RwLock<Arc<Client>>>,
+    mut connection: std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = std::result::Result<(), tokio_postgres::Error>> + Send,
+        >,
+    >,
+) {
+    loop {
+        match connection.await {
+            Ok(()) => tracing::warn!("metadata store connection closed; reconnecting"),
+            Err(e) => tracing::error!("metadata store connection: {e}; reconnecting"),
+        }
+        let mut pause = std::time::Duration::from_millis(250);
+        connection = loop {
+            tokio::time::sleep(pause).await;
+            let Some(current) = slot.upgrade() else {
+                return;
+            };
+            match tokio_postgres::connect(&url, NoTls).await {
+                Ok((client, next)) => {
+                    *current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(client);
+                    tracing::info!("metadata store connection re-established");
+                    break Box::pin(next);
+                }
+                Err(e) => {
+                    tracing::warn!("metadata store reconnect: {e}");
+                    pause = (pause * 2).min(std::time::Duration::from_secs(5));
+                }
+            }
+        };
     }
 }
 
@@ -51,11 +95,13 @@ impl Postgres {
         let (client, connection) = tokio_postgres::connect(url, NoTls)
             .await
             .map_err(|e| IndexError::Open(e.to_string()))?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::error!("metadata store connection: {e}");
-            }
-        });
+        let slot: Slot = Arc::new(std::sync::RwLock::new(Arc::new(client)));
+        tokio::spawn(keep_connected(
+            url.to_owned(),
+            Arc::downgrade(&slot),
+            Box::pin(connection),
+        ));
+        let client = Arc::clone(&slot.read().unwrap_or_else(|p| p.into_inner()));
         // Two instances may start together: serialize schema creation on an advisory lock.
         client
             .batch_execute(&format!(
@@ -63,9 +109,13 @@ impl Postgres {
             ))
             .await
             .map_err(|e| IndexError::Open(e.to_string()))?;
-        Ok(Postgres {
-            client: Arc::new(client),
-        })
+        Ok(Postgres { slot })
+    }
+
+    /// The connection in use now. Queries on a broken one fail (the caller sees a backend
+    /// error) while [`keep_connected`] makes a new one.
+    fn client(&self) -> Arc<Client> {
+        Arc::clone(&self.slot.read().unwrap_or_else(|p| p.into_inner()))
     }
 
     pub async fn upsert(&self, r: &Record) -> Result<()> {
@@ -87,7 +137,7 @@ impl Postgres {
     async fn write(&self, sql: &str, r: &Record) -> Result<u64> {
         let tiers = i16::from(r.tiers.0);
         let (size, hits) = (to_i64(r.size), to_i64(r.hits));
-        self.client
+        self.client()
             .execute(
                 sql,
                 &[
@@ -109,15 +159,30 @@ impl Postgres {
             .map_err(backend)
     }
 
+    pub async fn notify(&self, payload: &str) -> Result<()> {
+        self.client()
+            .execute(
+                "SELECT pg_notify($1, $2)",
+                &[&super::FLEET_CHANNEL, &payload],
+            )
+            .await
+            .map(drop)
+            .map_err(backend)
+    }
+
     pub async fn get(&self, id: &str) -> Result<Option<Record>> {
         let sql = format!("SELECT {COLUMNS} FROM objects WHERE id = $1");
-        let row = self.client.query_opt(&sql, &[&id]).await.map_err(backend)?;
+        let row = self
+            .client()
+            .query_opt(&sql, &[&id])
+            .await
+            .map_err(backend)?;
         row.as_ref().map(record).transpose()
     }
 
     pub async fn delete(&self, id: &str) -> Result<bool> {
         let n = self
-            .client
+            .client()
             .execute("DELETE FROM objects WHERE id = $1", &[&id])
             .await
             .map_err(backend)?;
@@ -129,7 +194,7 @@ impl Postgres {
         let ids: Vec<&str> = batch.iter().map(|a| a.id).collect();
         let times: Vec<i64> = batch.iter().map(|a| a.last_access_ms).collect();
         let hits: Vec<i64> = batch.iter().map(|a| to_i64(a.hits)).collect();
-        self.client
+        self.client()
             .execute(
                 "UPDATE objects o SET last_access_ms = GREATEST(o.last_access_ms, a.t), \
                  hits = o.hits + a.n \
@@ -154,9 +219,23 @@ impl Postgres {
         self.rows(&sql, &[&key]).await
     }
 
+    pub async fn variants_under(
+        &self,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<Record>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM objects WHERE class = 'variant' AND id > $2 \
+             AND starts_with(key, $1) ORDER BY id LIMIT $3"
+        );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.rows(&sql, &[&prefix, &after, &limit]).await
+    }
+
     pub async fn claim(&self, id: &str, journal: &str) -> Result<bool> {
         let n = self
-            .client
+            .client()
             .execute(
                 "UPDATE objects SET pending = $2 WHERE id = $1 AND pending IS NULL",
                 &[&id, &journal],
@@ -170,7 +249,7 @@ impl Postgres {
         let tiers = i16::from(r.tiers.0);
         let size = to_i64(r.size);
         let n = self
-            .client
+            .client()
             .execute(
                 "UPDATE objects SET class = $2, key = $3, spec = $4, tiers = $5, size = $6, \
                  content_type = $7, storage_class = $8, created_ms = $9, pending = $11 \
@@ -202,7 +281,7 @@ impl Postgres {
 
     pub async fn release(&self, id: &str, journal: &str) -> Result<bool> {
         let n = self
-            .client
+            .client()
             .execute(
                 "UPDATE objects SET pending = NULL WHERE id = $1 AND pending = $2",
                 &[&id, &journal],
@@ -214,7 +293,7 @@ impl Postgres {
 
     pub async fn cursor(&self, name: &str) -> Result<Option<String>> {
         let row = self
-            .client
+            .client()
             .query_opt("SELECT value FROM cursors WHERE name = $1", &[&name])
             .await
             .map_err(backend)?;
@@ -222,7 +301,7 @@ impl Postgres {
     }
 
     pub async fn set_cursor(&self, name: &str, value: &str) -> Result<()> {
-        self.client
+        self.client()
             .execute(
                 "INSERT INTO cursors (name, value) VALUES ($1, $2) \
                  ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -235,7 +314,7 @@ impl Postgres {
 
     pub async fn totals(&self) -> Result<Vec<Total>> {
         let rows = self
-            .client
+            .client()
             .query(
                 "SELECT class, tiers, storage_class, COUNT(*)::BIGINT, COALESCE(SUM(size), 0)::BIGINT \
                  FROM objects GROUP BY class, tiers, storage_class ORDER BY 1, 2, 3",
@@ -265,7 +344,7 @@ impl Postgres {
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<Record>> {
-        let rows = self.client.query(sql, params).await.map_err(backend)?;
+        let rows = self.client().query(sql, params).await.map_err(backend)?;
         rows.iter().map(record).collect()
     }
 }

@@ -10,6 +10,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{Access, Class, IndexError, Presence, Record, Result, Total, COLUMNS};
 
+mod upkeep;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS objects (
     id TEXT PRIMARY KEY,
@@ -177,6 +179,25 @@ impl Sqlite {
                 "SELECT {COLUMNS} FROM objects WHERE key = ?1 ORDER BY id"
             ))?;
             let rows = stmt.query_map([key], raw_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    pub async fn variants_under(
+        &self,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<Record>> {
+        let (prefix, after) = (prefix.to_owned(), after.to_owned());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.rows(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM objects WHERE class = 'variant' AND id > ?2 \
+                 AND substr(key, 1, length(?1)) = ?1 ORDER BY id LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map(rusqlite::params![prefix, after, limit], raw_row)?;
             rows.collect()
         })
         .await

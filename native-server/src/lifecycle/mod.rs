@@ -22,13 +22,23 @@
 //! - An original is only ever deleted by a rule whose filter says `class = "original"` and
 //!   whose action is `expire`: the class is required, so no rule matches originals by accident.
 //!
+//! - Beyond the rules, every sweep of the server reconciles the index with the originals'
+//!   store ([`reconcile`]: objects put in the bucket behind Refract's back get a row, rows of
+//!   objects gone are dropped) and keeps the cold tier within its byte budget ([`budget`]).
+//!
 //! The parts: [`policy`] (the file), [`plan`] (which action applies to a row, pure), [`sweep`]
-//! (the sweeper and its moves, journaled in [`journal`]'s form), [`reindex`] (rebuilding the
-//! index from the stores). The moves between tiers themselves are the tier chain's.
+//! (the sweeper: its passes, and moves applied `concurrency` at a time), [`moves`] (each move,
+//! journaled in [`journal`]'s form), [`reconcile`], [`budget`], [`background`] (the server's
+//! sweeps), [`reindex`] (rebuilding the index from the stores). The moves between tiers
+//! themselves are the tier chain's.
 
+pub mod background;
+pub mod budget;
 pub(crate) mod journal;
+mod moves;
 pub mod plan;
 pub mod policy;
+pub mod reconcile;
 mod recover;
 pub mod reindex;
 pub mod sweep;
@@ -75,6 +85,8 @@ pub enum SweepError {
     NoIndex,
     /// Reading or writing the index (scans, claims, the cursor).
     Index(IndexError),
+    /// Listing the originals' store (the reconcile).
+    Listing(StorageError),
     /// A move of one object failed.
     Move {
         id: String,
@@ -110,6 +122,7 @@ impl std::fmt::Display for SweepError {
                 f.write_str("the lifecycle needs the metadata store (meta.url is off)")
             }
             SweepError::Index(e) => write!(f, "{e}"),
+            SweepError::Listing(e) => write!(f, "listing the originals: {e}"),
             SweepError::Move { id, action, cause } => write!(f, "{action} of {id}: {cause}"),
         }
     }

@@ -1,11 +1,14 @@
 //! The planner: which action, if any, applies to one metadata row now. Pure: no I/O, time
 //! passed in, so `refract lifecycle plan --now …` and tests of 30-day rules need no waiting.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::policy::{is_colder, Action, Policy, Rule};
 use crate::index::{Class, Presence as Tiers, Record};
 use crate::runtime::clock::DAY_MS;
+
+/// The moves a plan names (their format is the journal's: `index::journal`).
+pub use crate::index::journal::Op;
 
 /// What the sweeper would do to one object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -18,37 +21,6 @@ pub struct Planned {
     pub op: Op,
     /// Why, in words: `last access 31.0 days ago >= 30`.
     pub reason: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum Op {
-    /// Warm → cold.
-    Demote,
-    #[serde(rename = "storage_class")]
-    SetStorageClass {
-        from: String,
-        to: String,
-    },
-    Expire,
-}
-
-impl Op {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Op::Demote => "demote",
-            Op::SetStorageClass { .. } => "storage_class",
-            Op::Expire => "expire",
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            Op::Demote => "warm → cold".into(),
-            Op::SetStorageClass { from, to } => format!("{from} → {to}"),
-            Op::Expire => "delete".into(),
-        }
-    }
 }
 
 fn matches(rule: &Rule, r: &Record) -> bool {

@@ -1,20 +1,21 @@
-//! Applying a policy: the sweeper and the moves it makes.
+//! Applying a policy: the sweeper, its passes, and how it applies moves.
 //!
-//! **Sweeps.** A sweep reads the metadata in batches of `batch` rows in id order. After each
-//! batch it saves its position (the cursor `lifecycle`), so a restarted server resumes where it
-//! stopped. A sweep that starts at a saved position goes to the end, then wraps around to the
-//! start. Before anything else, a sweep finishes the moves that a crash left half done.
+//! **A sweep** runs, in order:
+//! 1. **recovery:** the moves a crash left half done are finished ([`super::recover`]);
+//! 2. **reconcile:** a page of the originals' store listing is compared with the index
+//!    (registering objects without a row, dropping rows of objects gone), resuming where the
+//!    last sweep stopped ([`super::reconcile`]);
+//! 3. **rules:** the metadata, in batches of `batch` rows in id order. After each batch it saves
+//!    its position (the cursor `lifecycle`), so a restarted server resumes where it stopped. A
+//!    sweep that starts at a saved position goes to the end, then wraps around to the start;
+//! 4. **cold budget:** the least recently used cold variants are expired until the cold tier is
+//!    within `tiers.cold_bytes` ([`super::budget`]).
 //!
 //! **Moves.** Every move claims its row first, by writing a journal entry into `pending`. The
 //! write only succeeds if nothing else is pending there, so two instances never run the same
-//! action. Then the move runs, in phases:
-//! - **demote:** [`Chain::demote`] under the claim: copy the variant to cold, verify its size,
-//!   switch the row to cold with the journal at `cleanup`, delete the warm copy, then clear
-//!   the journal (the same demotion warm's evictions use, without a claim);
-//! - **storage class:** rewrite the original in place with the new class, verify it, then
-//!   record the class;
-//! - **expire:** delete the object from every tier ([`Chain::expire`]) or, for an original,
-//!   from the store, then delete the row.
+//! action. Then the move runs, in phases ([`super::moves`]). The moves of a batch run
+//! `concurrency` at a time: each holds its own row's claim, so they never touch the same
+//! object, and the cursor moves past a batch only once all its moves have ended.
 //!
 //! Each step can be repeated safely. After a crash, the journal says which phase the move was
 //! in, and the next sweep runs the move again from that phase.
@@ -29,19 +30,20 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures::StreamExt;
 use serde::Serialize;
 
-use super::journal::{real_now_ms, Journal, Phase};
-use super::plan::{plan_record, Op, Planned};
+use super::journal::Journal;
+use super::plan::{plan_record, Planned};
 use super::{MoveError, Policy, SweepError};
 use crate::config::Config;
-use crate::index::{Class, Index, Record};
+use crate::index::{Index, Record};
 use crate::metrics as m;
 use crate::originals::{Originals, StorageError};
 use crate::runtime::background::Stop;
 use crate::runtime::clock::Clock;
 use crate::runtime::fault;
-use crate::tiers::{Chain, Claim};
+use crate::tiers::Chain;
 
 /// The cursor's name in the index.
 pub const CURSOR: &str = "lifecycle";
@@ -62,6 +64,12 @@ pub struct Report {
     /// Moves left pending after recovery: claims younger than the lease (a live sweeper's,
     /// or an upload's), or ones that failed again; a later sweep finishes them.
     pub pending: u64,
+    /// Objects of the originals' store without a row, registered by the reconcile.
+    pub registered: u64,
+    /// Rows of originals no longer in the store, dropped by the reconcile.
+    pub forgotten: u64,
+    /// Cold variants expired to keep the cold tier within `tiers.cold_bytes`.
+    pub evicted: u64,
 }
 
 /// Everything a sweep needs.
@@ -77,17 +85,24 @@ pub struct Sweeper {
     /// take seconds; a claim younger than this belongs to a live sweeper (this one or
     /// another instance's) and is left alone.
     pub lease_ms: i64,
+    /// Moves (and the reconcile's storage calls) run at once.
+    pub concurrency: usize,
+    /// Keys of the originals' listing reconciled per sweep; 0: no reconcile.
+    pub reconcile_keys: usize,
+    /// The cold tier's byte budget; 0: none.
+    pub cold_bytes: u64,
 }
 
-#[derive(Debug)]
-enum Outcome {
+/// What became of one planned move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Outcome {
     Applied,
     Skipped,
 }
 
 impl Sweeper {
     /// A sweeper over opened stores (the server's own, or the CLI's): the chain's index and
-    /// clock, the batch and lease from `config`.
+    /// clock; the batch, lease, concurrency, reconcile and cold budget from `config`.
     pub fn new(
         config: &Config,
         policy: Policy,
@@ -104,6 +119,9 @@ impl Sweeper {
             batch: config.lifecycle.batch.max(1),
             lease_ms: i64::try_from(config.lifecycle.lease_secs.saturating_mul(1000))
                 .unwrap_or(i64::MAX),
+            concurrency: config.lifecycle.concurrency.max(1),
+            reconcile_keys: config.lifecycle.reconcile_keys,
+            cold_bytes: config.tiers.cold_bytes,
         })
     }
 
@@ -130,9 +148,10 @@ impl Sweeper {
         self.run(&Stop::never()).await
     }
 
-    /// One sweep: recover, then every row once, from the saved cursor around to it again.
-    /// When `stop` is requested, the sweep ends after the batch in progress; the next one
-    /// resumes from the cursor.
+    /// One sweep: recover, reconcile a page of the originals' listing, then every row once,
+    /// from the saved cursor around to it again, then the cold budget. When `stop` is
+    /// requested, the sweep ends after the batch in progress; the next one resumes from the
+    /// cursor.
     pub async fn run(&self, stop: &Stop) -> Result<Report, SweepError> {
         let started = Instant::now();
         let (recovered, pending) = self.recover().await?;
@@ -141,6 +160,13 @@ impl Sweeper {
             pending,
             ..Report::default()
         };
+        if stop.requested() {
+            return Ok(report);
+        }
+        // A store that cannot be listed now does not hold the rules back.
+        if let Err(e) = self.reconcile(&mut report).await {
+            tracing::warn!("lifecycle reconcile: {e}");
+        }
         let start = self.index.cursor(CURSOR).await?.unwrap_or_default();
         let passes: Vec<(String, Option<String>)> = if start.is_empty() {
             vec![(String::new(), None)]
@@ -162,31 +188,61 @@ impl Sweeper {
                 after = last.id.clone();
                 report.scanned += rows.len() as u64;
                 let now = self.clock.now_ms();
-                for row in &rows {
-                    let Some(planned) = plan_record(&self.policy, row, now) else {
-                        continue;
-                    };
-                    match self.apply(&planned).await {
-                        Ok(Outcome::Applied) => report.applied += 1,
-                        Ok(Outcome::Skipped) => report.skipped += 1,
-                        Err(e) => {
-                            report.failed += 1;
-                            metrics::counter!(m::LIFECYCLE_ERRORS, "rule" => planned.rule.clone())
-                                .increment(1);
-                            tracing::warn!(rule = %planned.rule, "lifecycle: {e}");
-                        }
-                    }
-                }
+                let planned: Vec<Planned> = rows
+                    .iter()
+                    .filter_map(|row| plan_record(&self.policy, row, now))
+                    .collect();
+                self.apply_all(&planned, &mut report).await;
                 self.index.set_cursor(CURSOR, &after).await?;
             }
         }
         self.index.set_cursor(CURSOR, "").await?;
+        if let Err(e) = self.keep_cold_budget(stop, &mut report).await {
+            tracing::warn!("lifecycle cold budget: {e}");
+        }
         metrics::histogram!(m::LIFECYCLE_SWEEP_SECONDS).record(started.elapsed().as_secs_f64());
         publish_totals(&self.index).await;
         Ok(report)
     }
 
+    /// Applies planned moves `concurrency` at a time, counting their outcomes.
+    async fn apply_all(&self, planned: &[Planned], report: &mut Report) {
+        // Futures made first, then polled as a stream (a stream's `map` over borrowed items
+        // would not be `Send` for every lifetime, as the server's loop needs).
+        let moves: Vec<_> = planned
+            .iter()
+            .map(|p| async move { (p, self.apply(p).await) })
+            .collect();
+        let mut moves = futures::stream::iter(moves).buffer_unordered(self.concurrency.max(1));
+        while let Some((p, result)) = moves.next().await {
+            match result {
+                Ok(Outcome::Applied) => report.applied += 1,
+                Ok(Outcome::Skipped) => report.skipped += 1,
+                Err(e) => {
+                    report.failed += 1;
+                    metrics::counter!(m::LIFECYCLE_ERRORS, "rule" => p.rule.clone()).increment(1);
+                    tracing::warn!(rule = %p.rule, "lifecycle: {e}");
+                }
+            }
+        }
+    }
+
+    /// Applies a move the policy planned, if the policy still plans it under the claim.
     async fn apply(&self, p: &Planned) -> Result<Outcome, SweepError> {
+        self.apply_if(p, |fresh, now| {
+            plan_record(&self.policy, fresh, now).map(|s| s.op) == Some(p.op.clone())
+        })
+        .await
+    }
+
+    /// Claims the row and runs the move, if `still` holds for the row as it is under the
+    /// claim (at the clock's now): another instance may have applied it, or the row changed,
+    /// since it was planned.
+    pub(super) async fn apply_if(
+        &self,
+        p: &Planned,
+        still: impl Fn(&Record, i64) -> bool,
+    ) -> Result<Outcome, SweepError> {
         // An original's move acts on the version there is now; read before the claim, so an
         // upload that lands after it is seen under the claim (and one during it is held off).
         let version = if p.class == "original" {
@@ -204,13 +260,7 @@ impl Sweeper {
         } else {
             None
         };
-        let journal = Journal {
-            rule: p.rule.clone(),
-            op: p.op.clone(),
-            phase: Phase::Move,
-            started_ms: real_now_ms(),
-            version,
-        };
+        let journal = Journal::start(&p.rule, p.op.clone(), version);
         let text = journal.text();
         let skipped = || {
             metrics::counter!(m::LIFECYCLE_ACTIONS, "rule" => p.rule.clone(), "action" => p.op.name(), "outcome" => "skipped")
@@ -225,11 +275,10 @@ impl Sweeper {
             return skipped();
         };
         // The plan was made from a row read before the claim; another instance may have
-        // applied it since. Plan again from the row as it is now, under the claim.
+        // applied it since. Check again from the row as it is now, under the claim.
         let mut fresh = row.clone();
         fresh.pending = None;
-        let still = plan_record(&self.policy, &fresh, self.clock.now_ms());
-        if still.as_ref().map(|s| &s.op) != Some(&p.op) {
+        if !still(&fresh, self.clock.now_ms()) {
             self.release(&row, &text).await?;
             return skipped();
         }
@@ -253,106 +302,6 @@ impl Sweeper {
 
     pub(super) async fn release(&self, row: &Record, text: &str) -> Result<(), SweepError> {
         self.index.release(&row.id, text).await?;
-        Ok(())
-    }
-
-    /// Runs a claimed move from its journal's phase to the end. Every step is idempotent.
-    pub(super) async fn execute(
-        &self,
-        row: &Record,
-        journal: &Journal,
-        text: &str,
-    ) -> Result<(), SweepError> {
-        let failed = |cause: MoveError| SweepError::Move {
-            id: row.id.clone(),
-            action: journal.op.name(),
-            cause,
-        };
-        self.execute_move(row, journal, text).await.map_err(failed)
-    }
-
-    async fn execute_move(
-        &self,
-        row: &Record,
-        journal: &Journal,
-        text: &str,
-    ) -> Result<(), MoveError> {
-        if row.class == Class::Original {
-            self.check_version(row, journal, text).await?;
-        }
-        match (&journal.op, row.class) {
-            (Op::Demote, Class::Variant) => {
-                let id = Record::variant_id_of(&row.id).unwrap_or(&row.id);
-                let cleanup = journal.at_cleanup().text();
-                let claim = Claim {
-                    held: text,
-                    cleanup: &cleanup,
-                };
-                Ok(self.chain.demote(id, Some(claim)).await?)
-            }
-            (Op::SetStorageClass { to, .. }, Class::Original) => {
-                let head = match self.originals.set_storage_class(&row.key, to).await {
-                    Ok(head) => head,
-                    Err(StorageError::NotFound(_)) => return self.forget(row).await,
-                    Err(e) => return Err(e.into()),
-                };
-                fault::point("copied");
-                let mut next = row.clone();
-                next.storage_class = to.clone();
-                next.size = head.size;
-                match self.index.finish(&next, text, None).await? {
-                    true => Ok(()),
-                    false => Err(MoveError::ClaimLost),
-                }
-            }
-            (Op::Expire, Class::Variant) => {
-                let id = Record::variant_id_of(&row.id).unwrap_or(&row.id);
-                Ok(self.chain.expire(id).await?)
-            }
-            (Op::Expire, Class::Original) => {
-                match self.originals.delete(&row.key).await {
-                    Ok(()) | Err(StorageError::NotFound(_)) => {}
-                    Err(e) => return Err(e.into()),
-                }
-                fault::point("cleaned");
-                Ok(self.chain.original_deleted(&row.key).await?)
-            }
-            (op, _) => {
-                let _ = self.index.release(&row.id, text).await;
-                Err(MoveError::NotApplicable(match op {
-                    Op::Demote => "demote applies to variants",
-                    Op::SetStorageClass { .. } => "storage_class applies to originals",
-                    Op::Expire => "expire applies to originals and variants",
-                }))
-            }
-        }
-    }
-
-    /// Under the claim, the original must still be the version the move was planned for (its
-    /// journal's): one replaced since is left alone, the claim released and the move given up
-    /// ([`MoveError::Replaced`]). Uploads hold the row while they write, so no new version can
-    /// land between this check and the move.
-    async fn check_version(
-        &self,
-        row: &Record,
-        journal: &Journal,
-        text: &str,
-    ) -> Result<(), MoveError> {
-        let Some(planned) = &journal.version else {
-            return Ok(());
-        };
-        match self.originals.head(&row.key).await {
-            Ok(head) if head.etag != *planned => {
-                self.index.release(&row.id, text).await?;
-                Err(MoveError::Replaced)
-            }
-            Ok(_) | Err(StorageError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn forget(&self, row: &Record) -> Result<(), MoveError> {
-        self.index.delete(&row.id).await?;
         Ok(())
     }
 }

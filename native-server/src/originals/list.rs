@@ -36,7 +36,7 @@ impl Originals {
 /// cannot hold literally (`~`, `#`, `%`, `?`, …) in each path part, so each part is decoded
 /// back, and checked as a key segment. A name Refract could not have written (one whose part
 /// decodes to a `/`, or to a segment keys refuse) is `None`.
-fn key_of(location: &Path, skip: usize) -> Option<String> {
+pub(super) fn key_of(location: &Path, skip: usize) -> Option<String> {
     let mut parts = Vec::new();
     for part in location.parts().skip(skip) {
         let segment = refract_core::url::decode_key(part.as_ref()).ok()?;

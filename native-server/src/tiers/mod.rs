@@ -22,8 +22,12 @@
 
 pub mod access;
 pub mod blob;
+pub mod bounds;
+mod changes;
 pub mod cold;
 mod error;
+pub mod fleet;
+mod fresh;
 pub mod memory;
 mod moves;
 pub mod variant;
@@ -34,7 +38,7 @@ use std::sync::Arc;
 use refract_core::VariantKey;
 
 use crate::config::Config;
-use crate::index::{Index, IndexError, Presence, Record};
+use crate::index::{Index, Presence, Record};
 use crate::runtime::background::Background;
 use crate::runtime::clock::Clock;
 use access::AccessLog;
@@ -43,6 +47,8 @@ use memory::HotCache;
 use warm::Warm;
 
 pub use error::{OpenError, TierError};
+pub use fleet::Note;
+pub use fresh::Freshness;
 pub use moves::Claim;
 pub use variant::Variant;
 
@@ -83,7 +89,11 @@ pub struct Chain {
     access: AccessLog,
     clock: Clock,
     demote_on_evict: bool,
+    /// `tiers.max_variants_per_original` (0: no cap); see [`bounds`].
+    max_variants: usize,
     background: Arc<Background>,
+    /// Which cached copies may be served without checking their original.
+    fresh: Freshness,
 }
 
 impl Chain {
@@ -97,7 +107,9 @@ impl Chain {
             access: AccessLog::default(),
             clock: Clock::System,
             demote_on_evict: true,
+            max_variants: 0,
             background,
+            fresh: Freshness::alone(),
         }
     }
 
@@ -111,8 +123,14 @@ impl Chain {
         let mut chain = Chain::memory_only(memory, background);
         chain.clock = clock;
         chain.demote_on_evict = config.tiers.demote_on_evict;
+        chain.max_variants = config.tiers.max_variants_per_original;
         if let Some(url) = config.meta_url() {
-            chain.index = Some(Index::open(&url).await.map_err(OpenError::Index)?);
+            let index = Index::open(&url).await.map_err(OpenError::Index)?;
+            if index.shared() {
+                let window = std::time::Duration::from_millis(config.cache.notify_window_ms);
+                chain.fresh = Freshness::fleet(window);
+            }
+            chain.index = Some(index);
         }
         if let Some(url) = config.cold_url() {
             let opened = crate::objects::open(&url, config, true).map_err(OpenError::Cold)?;
@@ -154,14 +172,14 @@ impl Chain {
     /// Looks a variant up, tier by tier, promoting what it finds.
     pub async fn lookup(self: &Arc<Self>, key: &VariantKey) -> Option<(Arc<Variant>, Tier)> {
         if let Some(v) = self.memory.get(key.id()).filter(|v| v.key == *key) {
-            self.touch(key.id());
+            self.touch(key);
             return Some((v, Tier::Memory));
         }
         let id = key.id().to_owned();
         if let Some(blob) = self.warm_get(&id).await.filter(|b| b.key == *key) {
             let v = Arc::new(Variant::read_back(blob));
             self.memory.insert(id.clone(), Arc::clone(&v));
-            self.touch(&id);
+            self.touch(key);
             return Some((v, Tier::Warm));
         }
         let cold = self.cold.as_ref()?;
@@ -169,7 +187,7 @@ impl Chain {
             Ok(Some(blob)) if blob.key == *key => {
                 let v = Arc::new(Variant::read_back(blob.clone()));
                 self.memory.insert(id.clone(), Arc::clone(&v));
-                self.touch(&id);
+                self.touch(key);
                 let this = Arc::clone(self);
                 self.background
                     .spawn(async move { this.promote(&id, blob).await });
@@ -183,7 +201,8 @@ impl Chain {
         }
     }
 
-    /// Keeps a new variant: memory now, the lower tier in the background.
+    /// Keeps a new variant: memory now, the lower tier in the background, then the cap on
+    /// its original's stored variants ([`bounds`]).
     pub fn store(self: &Arc<Self>, v: &Arc<Variant>) {
         let id = v.key.id().to_owned();
         self.memory.insert(id, Arc::clone(v));
@@ -191,49 +210,17 @@ impl Chain {
             return;
         }
         let (this, blob) = (Arc::clone(self), v.blob());
-        self.background
-            .spawn(async move { this.write_lower(blob).await });
+        self.background.spawn(async move {
+            let key = blob.key.clone();
+            Arc::clone(&this).write_lower(blob).await;
+            this.bound_variants(&key).await;
+        });
     }
 
     /// Forgets the memory copy of a variant (found stale: its original changed). The lower
     /// tiers' copies are replaced when the new variant is stored.
     pub fn discard(&self, key: &VariantKey) {
         self.memory.remove(key.id());
-    }
-
-    /// Forgets everything memory holds for the original at `key` (after an upload or delete).
-    /// Lower tiers are checked against the original's version when read, so they cannot serve
-    /// stale bytes; the lifecycle expires them.
-    pub fn purge(&self, key: &str) {
-        self.memory.remove_where(|v| v.key.key() == key);
-    }
-
-    /// An original was stored (uploaded): memory forgets its variants, the index records it.
-    pub async fn original_stored(&self, key: &str, size: u64, content_type: &str) {
-        self.purge(key);
-        if let Some(index) = &self.index {
-            let record = Record::original(key, size, content_type, self.clock.now_ms());
-            // The object is stored; an index failure is repaired by `refract storage reindex`.
-            if let Err(e) = index.upsert(&record).await {
-                tracing::warn!("index row for upload {key}: {e}");
-            }
-        }
-    }
-
-    /// An original was deleted: memory forgets its variants, the index forgets it.
-    pub async fn original_deleted(&self, key: &str) -> Result<(), IndexError> {
-        self.purge(key);
-        match &self.index {
-            Some(index) => index.delete(&Record::original_id(key)).await.map(drop),
-            None => Ok(()),
-        }
-    }
-
-    fn touch(&self, variant_id: &str) {
-        if self.index.is_some() {
-            self.access
-                .record(&Record::variant_id(variant_id), self.clock.now_ms());
-        }
     }
 
     pub fn touch_original(&self, key: &str) {

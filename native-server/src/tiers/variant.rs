@@ -26,10 +26,13 @@ pub struct Variant {
 }
 
 impl Variant {
-    /// A variant just made from the original at `version`: confirmed now.
+    /// A variant just made from the original at `version`, read at `read_at` (the version is
+    /// confirmed as of then, not as of when the transform ended: a change heard of while it
+    /// ran makes it checked before its first reuse).
     pub fn made(
         key: VariantKey,
         version: String,
+        read_at: Instant,
         bytes: Bytes,
         content_type: &str,
         server_timing: String,
@@ -41,7 +44,7 @@ impl Variant {
             bytes,
             content_type: content_type.to_owned(),
             server_timing,
-            checked: Mutex::new(Some(Instant::now())),
+            checked: Mutex::new(Some(read_at)),
         }
     }
 

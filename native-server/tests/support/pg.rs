@@ -136,6 +136,20 @@ impl PgServer {
     }
 }
 
+impl PgServer {
+    /// Restarts the server (same data, port and options): every connection to it breaks.
+    pub fn restart(&self) {
+        let data = self.data.display().to_string();
+        // With a log file, so the server does not hold pg_ctl's output open.
+        let log = self.data.parent().expect("parent").join("pg.log");
+        let log = log.display().to_string();
+        self.run(
+            "pg_ctl",
+            &["-D", &data, "-m", "fast", "-l", &log, "-w", "restart"],
+        );
+    }
+}
+
 impl Drop for PgServer {
     fn drop(&mut self) {
         let data = self.data.display().to_string();
