@@ -153,6 +153,7 @@ start_pg() {
   PG_VERSION=$("$PG_BIN/postgres" --version)
   log "PostgreSQL: $PG_VERSION on port $PG_PORT"
   IFS=, read -ra cs <<<"$CONCURRENCY"
+  [[ -n $BEFORE_REF ]] && cs+=(before1)
   for c in "${cs[@]}"; do
     "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U refract -d postgres -c "CREATE DATABASE backlog_$c"
   done

@@ -25,8 +25,8 @@
 //! The cold tier is `<work>/c<N>/cold` (a local directory) unless `--cold s3://bucket` names
 //! a bucket (`--s3-endpoint`, and the usual `AWS_*` variables for credentials); each run then
 //! uses its own prefix. The index is SQLite in the run's directory unless `--meta` gives a
-//! PostgreSQL URL, in which `{c}` is replaced by the concurrency (one database per run; the
-//! database must exist and be empty). Progress goes to stderr; one JSON line per run to
+//! PostgreSQL URL, in which `{c}` is replaced by the concurrency, or by `before<N>` with
+//! `--legacy` (one database per run; the database must exist and be empty). Progress goes to stderr; one JSON line per run to
 //! stdout.
 //!
 //! `--legacy` leaves out the settings that issue 12 added (`lifecycle.concurrency` and the
@@ -149,7 +149,11 @@ fn config(o: &Options, concurrency: usize, dir: &std::path::Path) -> Result<Conf
         };
     }
     if !o.meta.is_empty() {
-        c.meta.url = o.meta.replace("{c}", &concurrency.to_string());
+        let run = match o.legacy {
+            true => format!("before{concurrency}"),
+            false => concurrency.to_string(),
+        };
+        c.meta.url = o.meta.replace("{c}", &run);
     }
     Ok(c)
 }

@@ -56,7 +56,12 @@ describe('worker with the native server as HTTP origin and handoff origin', { ti
       await copyFile(path.join(SAMPLES, k), path.join(dir, k));
     }
     await copyFile(path.join(SAMPLES, 'cat-small.jpg'), path.join(dir, 'photos/my cat.jpg'));
-    origin = await startOrigin({ originals: dir });
+    // Parity compares bytes, not speed: a debug-built origin encoding AVIF from a 10 MP photo
+    // on a loaded 2-core machine can take longer than the default 30 s deadline.
+    origin = await startOrigin({
+      originals: dir,
+      env: { REFRACT_HTTP__REQUEST_TIMEOUT_MS: '180000' },
+    });
     // bird-20mp.jpg (4.4 MB) is over MAX_INPUT_BYTES; bridge-10mp.jpg at 3000 px must be
     // decoded whole (10.7 MP), over MAX_DECODE_PIXELS in the redirect worker.
     proxy = await startWorker({
