@@ -46,9 +46,9 @@ impl Chain {
     /// An original was deleted: its variants go from every tier and the index, its row goes,
     /// and every instance forgets its copies.
     pub async fn original_deleted(&self, key: &str) -> Result<(), IndexError> {
-        // A read just before the delete must not register the original again at the next
-        // flush of access times.
-        self.access.forget(&Record::original_id(key));
+        // The note announcing it (sent before the row goes) makes every instance, this one
+        // included, drop its pending access of the original, so that a read just before the
+        // delete does not register the original again at the next flush of access times.
         let removed = self.remove_variants(key, false).await;
         if let Some(index) = &self.index {
             index.delete(&Record::original_id(key)).await?;

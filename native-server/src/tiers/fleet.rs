@@ -47,6 +47,10 @@ impl Chain {
         } else {
             self.fresh.changed(&note.key);
             self.memory.remove_where(|v| v.key.key() == note.key);
+            // A read here just before another instance deleted it must not register the
+            // original again at this instance's next flush of access times.
+            self.access
+                .forget(&crate::index::Record::original_id(&note.key));
         }
         for id in &note.ids {
             self.memory.remove(id);
