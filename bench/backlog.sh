@@ -116,7 +116,7 @@ start_weed() {
     -volume.port="$volume" -volume.port.grpc=$((volume + 10000)) -filer.port="$filer" -filer.port.grpc=$((filer + 10000)) \
     -admin.port="$admin" -admin.port.grpc=$((admin + 10000)) \
     -s3.localSocket="$WORK/weed/s3.sock" -filer.localSocket="$WORK/weed/filer.sock" \
-    -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false \
+    -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false -master.volumeSizeLimitMB=64 \
     -bucket="$BUCKET") >"$WORK/weed/weed.log" 2>&1 </dev/null &
   WEED_PID=$!
   WEED_ENDPOINT="http://127.0.0.1:$s3"

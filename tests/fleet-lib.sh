@@ -157,7 +157,7 @@ PY
     -volume.port="$volume" -volume.port.grpc=$((volume + 10000)) -filer.port="$filer" \
     -filer.port.grpc=$((filer + 10000)) -admin.port="$admin" -admin.port.grpc=$((admin + 10000)) \
     -s3.localSocket="$FL_WORK/weed/s3.sock" -filer.localSocket="$FL_WORK/weed/filer.sock" \
-    -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false \
+    -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false -master.volumeSizeLimitMB=64 \
     -bucket="$FL_BUCKET") >"$FL_WORK/weed/weed.log" 2>&1 </dev/null &
   FL_WEED_PID=$!
   FL_PIDS+=("$FL_WEED_PID")

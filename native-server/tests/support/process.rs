@@ -223,6 +223,10 @@ impl Weed {
                 "-s3.port.iceberg=0",
                 "-s3.port.lance=0",
                 "-master.telemetry=false",
+                // weed sizes volumes from the free disk space it sees at start (1 GiB on a
+                // roomy disk) and then refuses writes once less than one volume's worth is
+                // free: a fixed small size keeps the tests working on a fuller disk.
+                "-master.volumeSizeLimitMB=64",
             ])
             .arg(format!("-bucket={BUCKET}"))
             .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
