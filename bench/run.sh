@@ -4,6 +4,8 @@
 #   bash bench/run.sh                 R=5 repeats, median
 #   R=3 WARM=5 CORE=0 bash bench/run.sh
 #   IMAGES="baseline.jpg" FORMATS="jpeg webp" bash bench/run.sh
+#   QUALITIES=out/equal-quality.tsv bash bench/run.sh   per-image qualities, from
+#                                     bench/equal-quality.sh (which runs it so)
 #
 # For each photo x output it runs, pinned with `taskset -c $CORE`:
 #   refract  `refract transform -v in out spec`, one process per image, R times
@@ -21,7 +23,11 @@
 # Quality: every output is decoded to 8-bit PNG by the system's libvips (`vips colourspace`;
 # sharp's prebuilt libvips cannot decode 10-bit AVIF, which is what refract writes) and
 # compared by `refract compare` with a common reference: the original, fully decoded and
-# resized to 800 px wide (never enlarged) by ImageMagick (Lanczos).
+# resized to 800 px wide (never enlarged) by ImageMagick (Lanczos). With bench/ssim2 built
+# (bench/equal-quality.sh builds it), the table also gives SSIMULACRA2 against that reference.
+#
+# QUALITIES (optional): a TSV file of `image format refract_quality sharp_quality [score...]`
+# lines; each (image, format) found there runs at those qualities instead of the fixed ones.
 #
 # Writes out/results.md (and prints it), out/raw.tsv (every run), out/files/ (outputs).
 # Only files under bench/out/ are written. Network: npm registry (npm ci) and Debian's
@@ -36,7 +42,10 @@ WARM=${WARM:-5}
 CORE=${CORE:-0}
 IMAGES=${IMAGES:-"bird-20mp.jpg bridge-10mp.jpg baseline.jpg"}
 FORMATS=${FORMATS:-"jpeg jpeg-progressive webp avif"}
-REFRACT=${REFRACT:-$ROOT/target/release/refract}
+REFRACT=${REFRACT:-${CARGO_TARGET_DIR:-$ROOT/target}/release/refract}
+QUALITIES=${QUALITIES:-}
+[[ -z $QUALITIES ]] || QUALITIES=$(realpath "$QUALITIES")   # the runs below cd into bench/
+SSIM2=${SSIM2:-$HOME/.cache/refract/bench-ssim2-target/release/refract-bench-ssim2}
 OUT=$HERE/out
 CONVERT=/usr/bin/convert   # the real ImageMagick, not a stand-in elsewhere on PATH
 GNUTIME=/usr/bin/time
@@ -105,28 +114,39 @@ repeat() {
   RSS_MED=$(printf '%s\n' "${rsss[@]}" | median)
 }
 
-similarity() { # OUTPUT_FILE REF_PNG -> "ssim psnr"
-  local png=$OUT/png/$(basename "$1").png
+similarity() { # OUTPUT_FILE REF_PNG -> "ssim psnr ssimulacra2"
+  local png=$OUT/png/$(basename "$1").png s2=n/a
   vips colourspace "$1" "$png" srgb
-  "$REFRACT" compare "$2" "$png" 2>/dev/null | awk '{print $2, $4}' | grep . || echo "n/a n/a"
+  [[ -x $SSIM2 ]] && s2=$("$SSIM2" "$2" "$png" 2>/dev/null | awk '{printf "%.2f", $1}')
+  echo "$("$REFRACT" compare "$2" "$png" 2>/dev/null | awk '{print $2, $4}' | grep . || echo "n/a n/a") ${s2:-n/a}"
 }
 
-refract_spec() {
+default_quality() { case $1 in jpeg | jpeg-progressive) echo 80 ;; webp) echo 75 ;; avif) echo 50 ;; esac; }
+# quality_of IMAGE FORMAT COLUMN(3 = refract, 4 = sharp) -> the quality from $QUALITIES, or the default
+quality_of() {
+  local q=""
+  [[ -n $QUALITIES ]] && q=$(awk -F'\t' -v i="$1" -v f="$2" -v c="$3" '$1 == i && $2 == f {print $c; exit}' "$QUALITIES")
+  echo "${q:-$(default_quality "$2")}"
+}
+
+refract_spec() { # FORMAT [QUALITY]
+  local q=${2:-$(default_quality "$1")}
   case $1 in
-    jpeg) echo "width=800,format=baseline-jpeg,quality=80" ;;
-    jpeg-progressive) echo "width=800,format=jpeg,quality=80" ;;
-    webp) echo "width=800,format=webp,quality=75" ;;
-    avif) echo "width=800,format=avif,quality=50" ;;
+    jpeg) echo "width=800,format=baseline-jpeg,quality=$q" ;;
+    jpeg-progressive) echo "width=800,format=jpeg,quality=$q" ;;
+    webp) echo "width=800,format=webp,quality=$q" ;;
+    avif) echo "width=800,format=avif,quality=$q" ;;
     *) log "unknown format $1"; exit 2 ;;
   esac
 }
 ext() { case $1 in jpeg | jpeg-progressive) echo jpg ;; *) echo "$1" ;; esac; }
-fmt_label() {
+fmt_label() { # FORMAT [SHARP_QUALITY]
+  local q=${2:-$(default_quality "$1")}
   case $1 in
-    jpeg) echo "JPEG q80 baseline" ;;
-    jpeg-progressive) echo "JPEG q80 progressive" ;;
-    webp) echo "WebP q75" ;;
-    avif) echo "AVIF q50" ;;
+    jpeg) echo "JPEG q$q baseline" ;;
+    jpeg-progressive) echo "JPEG q$q progressive" ;;
+    webp) echo "WebP q$q" ;;
+    avif) echo "AVIF q$q" ;;
   esac
 }
 mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k / 1024}'; }
@@ -165,7 +185,8 @@ for img in $IMAGES; do
   fi
   for fmt in $FORMATS; do
     e=$(ext "$fmt"); base=${img%.*}
-    spec=$(refract_spec "$fmt")
+    rq=$(quality_of "$img" "$fmt" 3); sq=$(quality_of "$img" "$fmt" 4)
+    spec=$(refract_spec "$fmt" "$rq")
     rout=$OUT/files/$base.$fmt.refract.$e
     sout=$OUT/files/$base.$fmt.sharp.$e
     log "$img $fmt: refract"
@@ -178,10 +199,10 @@ for img in $IMAGES; do
     rsz=$(sed -n 's/.*resize \([0-9.]*\) ms.*/\1/p' <<<"$st" | median)
     enc=$(sed -n 's/.*encode \([0-9.]*\) ms.*/\1/p' <<<"$st" | median)
     log "$img $fmt: sharp cold"
-    repeat "$img" "$fmt" sharp-cold node sharp-one.mjs "$in" "$sout" "$fmt"
+    repeat "$img" "$fmt" sharp-cold node sharp-one.mjs "$in" "$sout" "$fmt" --quality "$sq"
     s_cpu=$CPU_MED; s_rss=$RSS_MED
     log "$img $fmt: sharp warm"
-    measure node sharp-one.mjs "$in" "$sout" "$fmt" --warm "$WARM"
+    measure node sharp-one.mjs "$in" "$sout" "$fmt" --quality "$sq" --warm "$WARM"
     w_cpu=$(node -e "console.log(JSON.parse(process.argv[1]).cpu_ms_median.toFixed(1))" "$M_STDOUT")
     w_wall=$(node -e "console.log(JSON.parse(process.argv[1]).wall_ms_median.toFixed(1))" "$M_STDOUT")
     w_rss=$M_RSS
@@ -195,14 +216,14 @@ for img in $IMAGES; do
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$img" "$fmt" refract-warm 1 "$rw_cpu" "$rw_rss" "$M_GNU" "$M_STDOUT" >>"$RAW"
 
     r_bytes=$(stat -c %s "$rout"); s_bytes=$(stat -c %s "$sout")
-    read -r r_ssim r_psnr < <(similarity "$rout" "$ref")
-    read -r s_ssim s_psnr < <(similarity "$sout" "$ref")
+    read -r r_ssim r_psnr r_s2 < <(similarity "$rout" "$ref")
+    read -r s_ssim s_psnr s_s2 < <(similarity "$sout" "$ref")
     r_net=$(minus "$r_cpu" "$RF_START"); s_net=$(minus "$s_cpu" "$SH_START")
-    label=$(fmt_label "$fmt")
-    TABLE+=("| $img | $MP | $label | refract \`$(sed 's/width=800,//' <<<"$spec")\` | $r_cpu | $r_net | $(mib "$r_rss") | $r_bytes | $r_ssim | $r_psnr | | |")
-    TABLE+=("| $img | $MP | $label | sharp, cold (process per image) | $s_cpu | $s_net | $(mib "$s_rss") | $s_bytes | $s_ssim | $s_psnr | $(ratio "$r_cpu" "$s_cpu") | $(ratio "$r_rss" "$s_rss") |")
-    TABLE+=("| $img | $MP | $label | refract, warm (in-process, mean of $((WARM * 4))) | $rw_cpu | $rw_cpu | ($(mib "$rw_rss")) | $r_bytes | $r_ssim | $r_psnr | | |")
-    TABLE+=("| $img | $MP | $label | sharp, warm (in-process, median of $WARM) | $w_cpu | $w_cpu | ($(mib "$w_rss")) | $s_bytes | $s_ssim | $s_psnr | $(ratio "$rw_cpu" "$w_cpu") | $(ratio "$rw_rss" "$w_rss") |")
+    label=$(fmt_label "$fmt" "$sq")
+    TABLE+=("| $img | $MP | $label | refract \`$(sed 's/width=800,//' <<<"$spec")\` | $r_cpu | $r_net | $(mib "$r_rss") | $r_bytes | $r_ssim | $r_psnr | $r_s2 | | |")
+    TABLE+=("| $img | $MP | $label | sharp, cold (process per image) | $s_cpu | $s_net | $(mib "$s_rss") | $s_bytes | $s_ssim | $s_psnr | $s_s2 | $(ratio "$r_cpu" "$s_cpu") | $(ratio "$r_rss" "$s_rss") |")
+    TABLE+=("| $img | $MP | $label | refract, warm (in-process, mean of $((WARM * 4))) | $rw_cpu | $rw_cpu | ($(mib "$rw_rss")) | $r_bytes | $r_ssim | $r_psnr | $r_s2 | | |")
+    TABLE+=("| $img | $MP | $label | sharp, warm (in-process, median of $WARM) | $w_cpu | $w_cpu | ($(mib "$w_rss")) | $s_bytes | $s_ssim | $s_psnr | $s_s2 | $(ratio "$rw_cpu" "$w_cpu") | $(ratio "$rw_rss" "$w_rss") |")
     STAGE_TABLE+=("| $img | $label | $shrink | $dec | $rsz | $enc | $r_net | $w_cpu | $w_wall |")
   done
 done
@@ -217,12 +238,13 @@ done
   echo "- R=$R runs per cell, median; warm sharp: 1 warm-up + $WARM in-process runs, median"
   echo "- Start-up (median CPU ms / peak RSS MiB): \`refract --version\` $RF_START / $(mib "$RF_START_RSS"); \`node -e ''\` $NODE_START / $(mib "$NODE_START_RSS"); \`node sharp-one.mjs --noop\` (node + load sharp) $SH_START / $(mib "$SH_START_RSS")"
   echo
-  echo "| image | MP | format | tool | CPU ms (median) | CPU ms net of start-up | peak RSS MiB | bytes | SSIM | PSNR dB | refract/sharp CPU | refract/sharp RSS |"
-  echo "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| image | MP | format | tool | CPU ms (median) | CPU ms net of start-up | peak RSS MiB | bytes | SSIM | PSNR dB | SSIMULACRA2 | refract/sharp CPU | refract/sharp RSS |"
+  echo "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${TABLE[@]}"
   echo
   echo "CPU = user+sys of the process (ms). Net = CPU minus the tool's start-up above (refract: \`refract --version\`; sharp cold: node + loading sharp). Sharp warm = per-image \`process.cpuUsage()\` inside one process, so already net; its RSS (in brackets) is the whole process after $((WARM + 1)) runs."
   echo "Ratios (>1 = refract uses more): on the cold row, refract CPU / sharp cold CPU and peak RSS, whole processes; on the sharp warm row, refract warm CPU / sharp warm CPU and whole-process RSS after the warm runs (engine against engine, both in-process)."
+  [[ -n $QUALITIES ]] && echo "Qualities per image from \`$QUALITIES\` (refract's and sharp's own scales; the format column gives sharp's)."
   echo "SSIM/PSNR: luma, \`refract compare\` against ImageMagick's \`-filter Lanczos -resize '800x>'\` of the fully decoded original; outputs decoded by the system libvips."
   echo
   echo "## Where refract's time goes (\`refract transform -v\`, wall ms in-process, median)"

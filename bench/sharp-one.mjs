@@ -1,6 +1,6 @@
 // One sharp transform, the counterpart of `refract transform <in> <out> <spec>`.
 //
-//   node sharp-one.mjs <input> <output> <format> [--warm N]
+//   node sharp-one.mjs <input> <output> <format> [--quality Q] [--warm N]
 //   node sharp-one.mjs --noop        load sharp, configure it, exit (startup baseline)
 //   node sharp-one.mjs --versions    print sharp.versions as JSON
 //
@@ -11,6 +11,8 @@
 //   webp              WebP q75, effort 4 (sharp's default, = libwebp method 4).
 //   avif              AVIF q50, effort 4 (sharp's defaults; libaom speed 9-4 = 5, 4:4:4, 8-bit).
 //
+// --quality Q replaces the format's quality above (bench/equal-quality.sh matches scores with it);
+// --effort E replaces the WebP/AVIF effort (AVIF: libaom speed = 9 - E, so 0 is speed 9).
 // Every format resizes to 800 px wide with sharp's default kernel (lanczos3), never enlarging.
 // sharp.concurrency(1) and sharp.cache(false) make it a one-thread, no-cache run, like the CLI.
 //
@@ -37,8 +39,12 @@ const [input, output, format] = args;
 let warm = 0;
 const wi = args.indexOf('--warm');
 if (wi >= 0) warm = Number.parseInt(args[wi + 1] ?? '5', 10);
-if (!input || !output || !format || Number.isNaN(warm)) {
-  console.error('usage: node sharp-one.mjs <input> <output> <jpeg|jpeg-progressive|webp|avif> [--warm N]');
+const qi = args.indexOf('--quality');
+const quality = qi >= 0 ? Number.parseInt(args[qi + 1] ?? '', 10) : undefined;
+const ei = args.indexOf('--effort');
+const effort = ei >= 0 ? Number.parseInt(args[ei + 1] ?? '', 10) : undefined;
+if (!input || !output || !format || Number.isNaN(warm) || Number.isNaN(quality) || Number.isNaN(effort)) {
+  console.error('usage: node sharp-one.mjs <input> <output> <jpeg|jpeg-progressive|webp|avif> [--quality Q] [--effort E] [--warm N]');
   process.exit(2);
 }
 
@@ -46,13 +52,13 @@ function pipeline(buf) {
   const p = sharp(buf).resize({ width: 800, withoutEnlargement: true });
   switch (format) {
     case 'jpeg':
-      return p.jpeg({ quality: 80 });
+      return p.jpeg({ quality: quality ?? 80 });
     case 'jpeg-progressive':
-      return p.jpeg({ quality: 80, progressive: true });
+      return p.jpeg({ quality: quality ?? 80, progressive: true });
     case 'webp':
-      return p.webp({ quality: 75 });
+      return p.webp({ quality: quality ?? 75, ...(effort === undefined ? {} : { effort }) });
     case 'avif':
-      return p.avif({ quality: 50 });
+      return p.avif({ quality: quality ?? 50, ...(effort === undefined ? {} : { effort }) });
     default:
       console.error(`unknown format ${format}`);
       process.exit(2);

@@ -77,8 +77,10 @@ bash tests/e2e-wrangler.sh "${CARGO_TARGET_DIR:-target}/debug/refract"
 ok
 
 step "core tests compiled to WebAssembly (wasm32-wasip1, run by Node's WASI)"
-CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings $PWD/tests/wasi-runner.mjs" \
-    cargo test -p refract-core --target wasm32-wasip1 --no-default-features --features avif
+# wasm-env.sh points libaom-sys at the prebuilt wasm32 libaom (the same library as the edge's).
+(source edge-worker/wasm-env.sh &&
+    CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings $PWD/tests/wasi-runner.mjs" \
+        cargo test -p refract-core --target wasm32-wasip1 --no-default-features --features avif)
 ok
 
 step "refract transform over every sample and format"

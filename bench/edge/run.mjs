@@ -5,6 +5,8 @@
 //                [--formats webp,avif] [--warmup 2] [--n 5] [--avif-speed 9]
 //                [--webp-quality 80] [--avif-quality 60] [--peer-avif-matched auto|N|'']
 //                [--fresh-memory 16mp]   (image labels for the fresh-isolate memory pass; '' skips)
+//                [--jsquash-420 1]       (an extra jsquash AVIF cell at 4:2:0, Refract's chroma
+//                                         for photos; '' skips)
 //
 // Every contender gets the same original from an R2 binding (ORIGINALS), preloaded through
 // miniflare before the first request; the Cache API is off, so every request transforms.
@@ -43,6 +45,7 @@ const AVIF_QUALITY = arg('avif-quality', '60');
 // one ravif uses for AVIF_QUALITY: "quality 60" is not the same quantizer in both. `auto`
 // computes it (42 for 60); a number forces it; empty skips the extra rows.
 const PEER_AVIF_MATCHED = matchedLibavifQuality(arg('peer-avif-matched', 'auto'));
+const JSQUASH_420 = arg('jsquash-420', '1');
 
 /** ravif 0.13's quality -> rav1e quantizer (qindex 0-255), from ravif's `quality_to_quantizer`. */
 function ravifQindex(quality) {
@@ -273,6 +276,9 @@ async function runContender(name, results) {
       const cells = FORMATS.map((format) => ({ label: name, format, url: c.url(img.key, format) }));
       if (name !== 'refract' && PEER_AVIF_MATCHED && FORMATS.includes('avif')) {
         cells.push({ label: `${name} q${PEER_AVIF_MATCHED}`, format: 'avif', url: `${c.url(img.key, 'avif')}&quality=${PEER_AVIF_MATCHED}` });
+      }
+      if (name === 'jsquash' && JSQUASH_420 && FORMATS.includes('avif')) {
+        cells.push({ label: 'jsquash 4:2:0', format: 'avif', url: `${c.url(img.key, 'avif')}&subsample=420` });
       }
       for (const { label, format, url: path } of cells) {
         const url = new URL(path, base).href;

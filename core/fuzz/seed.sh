@@ -25,7 +25,7 @@ if [ "$NSPECS" -lt 1 ]; then
     exit 1
 fi
 
-mkdir -p "$CORPUS/transform" "$CORPUS/spec_parse" "$CORPUS/url_resolve"
+mkdir -p "$CORPUS/transform" "$CORPUS/spec_parse" "$CORPUS/url_resolve" "$CORPUS/progressive"
 images="$(mktemp -d)"
 trap 'rm -rf "$images"' EXIT
 
@@ -144,6 +144,16 @@ for img in "$images"/*; do
     done
 done
 
+# progressive: the small progressive JPEGs of core/tests/progressive.rs, each with every shrink
+# selector (0: 1/2, 1: 1/4, 2: 1/8) as its first byte.
+p=0
+for img in "$ROOT"/core/tests/fixtures/progressive/*.jpg; do
+    for i in 0 1 2; do
+        { printf "\\x0$i"; cat "$img"; } > "$CORPUS/progressive/$i-$(basename "$img")"
+        p=$((p + 1))
+    done
+done
+
 # spec_parse: one string per file.
 i=0
 while IFS= read -r spec; do
@@ -180,4 +190,4 @@ done <<'LIST'
 /cdn-cgi/image/w=1/|
 LIST
 
-echo "seed.sh: $n transform seeds ($NSPECS specs), $i spec_parse and $u url_resolve seeds in $CORPUS"
+echo "seed.sh: $n transform seeds ($NSPECS specs), $i spec_parse, $u url_resolve and $p progressive seeds in $CORPUS"

@@ -27,7 +27,7 @@ FUZZ_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CORE_DIR="$(cd "$FUZZ_DIR/.." && pwd)"
 
 FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
-FUZZ_TARGETS="${FUZZ_TARGETS:-spec_parse url_resolve transform}"
+FUZZ_TARGETS="${FUZZ_TARGETS:-spec_parse url_resolve transform progressive}"
 CARGO_FUZZ_VERSION="0.13.2"
 
 export RUSTC_BOOTSTRAP=1
@@ -39,6 +39,7 @@ max_len() {
         spec_parse) echo 512 ;;
         url_resolve) echo 2048 ;;
         transform) echo 65536 ;;
+        progressive) echo 16384 ;;
         *) echo 4096 ;;
     esac
 }

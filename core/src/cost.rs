@@ -16,9 +16,12 @@
 //! - **encode**: per output (canvas) megapixel, by format and effort (WebP method, AVIF speed).
 //!
 //! Memory, in bytes, is an upper bound of the sum of what can be alive at once: the input; the
-//! decoder's output and working buffers (for a progressive JPEG, two bytes per coefficient of the
-//! *full-size* image, counted from its frame header's sampling factors, which it keeps until
-//! the last scan even when it then scales by 1/8: 3 bytes per pixel at 4:2:0, 6 at 4:4:4); the
+//! decoder's output and working buffers (for a progressive JPEG decoded at full size, or by
+//! jpeg-decoder, two bytes per coefficient of the *full-size* image, counted from its frame
+//! header's sampling factors, which it keeps until the last scan: 3 bytes per pixel at 4:2:0,
+//! 6 at 4:4:4; shrunk on load by `decode/progressive`, only the k×k coefficients per block
+//! that scale reads, their planes and a few history bits: at most 54, 20 or 3 bytes per block
+//! at 1/2, 1/4, 1/8); the
 //! decoded image converted to 8-bit RGB(A) and one geometry copy of it; the resize's intermediate
 //! and output; the canvas; the encoder's buffers. A test measures the real peak with a counting
 //! allocator and checks the estimate covers it.
@@ -52,6 +55,8 @@ mod ms_per_mp {
     pub const PNG: f64 = 8.0;
     pub const GIF: f64 = 12.0;
     pub const WEBP: f64 = 20.0;
+    /// AVIF inputs (libaom's decoder, then Y′CbCr to RGB in Rust).
+    pub const AVIF_DECODE: f64 = 60.0;
     /// Resize, per decoded and per output megapixel.
     pub const RESIZE_IN: f64 = 2.5;
     pub const RESIZE_OUT: f64 = 8.0;
@@ -62,27 +67,31 @@ mod ms_per_mp {
     /// Lossy WebP by method 0..=6.
     pub const WEBP_BY_METHOD: [f64; 7] = [10.0, 14.0, 19.0, 51.0, 50.0, 57.0, 89.0];
     pub const WEBP_FIXED: f64 = 25.0;
-    /// AVIF (rav1e) by speed 1..=10. Speeds 1 to 3 were measured at 0.09 MP only and scaled
-    /// from speed 4 by their ratio there.
+    /// AVIF (libaom, all-intra) by speed 0..=9, at 4:4:4 (1.5 times 4:2:0's time at speed 9;
+    /// the estimate does not know the quality, so it takes the dearer chroma). Speeds 0 to 3
+    /// were measured at 0.09 MP only and scaled from speed 4 by their ratio there. Measured on
+    /// a loaded machine and divided by the factor JPEG's encode was slowed by in the same run
+    /// (2.2; WebP's was 3.6, so these err on the dear side). docs/cost.md.
     pub const AVIF_BY_SPEED: [f64; 10] = [
-        44_000.0, 12_600.0, 7_900.0, 7_400.0, 2_800.0, 2_800.0, 2_200.0, 2_200.0, 1_150.0, 800.0,
+        22_100.0, 10_100.0, 7_900.0, 6_140.0, 3_000.0, 2_560.0, 400.0, 345.0, 211.0, 55.0,
     ];
-    pub const AVIF_FIXED: f64 = 160.0;
+    pub const AVIF_FIXED: f64 = 10.0;
     /// Every transform pays a little whatever its size.
     pub const FIXED_MS: f64 = 1.0;
 }
 
 /// Bytes per pixel of the encoders' own buffers, on top of the canvas they read.
-fn encoder_bytes_per_pixel(format: OutputFormat, alpha: bool) -> u64 {
+fn encoder_bytes_per_pixel(format: OutputFormat) -> u64 {
     match format {
         OutputFormat::Jpeg { progressive: false } => 1,
         // A progressive JPEG keeps every coefficient until the last scan is written.
         OutputFormat::Jpeg { progressive: true } => 7,
         OutputFormat::Png => 2,
         OutputFormat::Webp { .. } => 12,
-        // rav1e's frames and their analysis; with transparency, a second image for alpha.
-        OutputFormat::Avif if alpha => 48,
-        OutputFormat::Avif => 24,
+        // libaom's frames and analysis (C) and our Y′CbCr planes, measured with
+        // examples/avif_memory.rs: 19 bytes per pixel at 4:2:0, 31 at 4:4:4, 23 with alpha
+        // (encoded after the colour, so the peaks do not add) at 1 MP, less per pixel above.
+        OutputFormat::Avif => 32,
         OutputFormat::Json => 0,
     }
 }
@@ -118,13 +127,17 @@ pub fn estimate(
 
     use ms_per_mp as k;
     let decode_ms = match header.format {
-        InputFormat::Jpeg if header.progressive => {
+        // At 1/8, decode/progressive reads the DC scans only and skips every AC scan: less
+        // than a baseline file's entropy decoding (1 to 1.6 ms per source MP measured on a
+        // loaded machine, BENCHMARKS.md, issue 13), so it is costed as one.
+        InputFormat::Jpeg if header.progressive && !(header.progressive_scaled && shrink == 8) => {
             k::JPEG_PROGRESSIVE_SOURCE * mp(source) + k::JPEG_DECODED * mp(decoded)
         }
         InputFormat::Jpeg => k::JPEG_SOURCE * mp(source) + k::JPEG_DECODED * mp(decoded),
         InputFormat::Png => k::PNG * mp(source) * f64::from(header.bytes_per_pixel.max(3)) / 3.0,
         InputFormat::Gif => k::GIF * mp(source),
         InputFormat::Webp => k::WEBP * mp(source),
+        InputFormat::Avif => k::AVIF_DECODE * mp(source),
     };
     let resize_ms = k::RESIZE_IN * mp(decoded) + k::RESIZE_OUT * mp(resized.max(output));
     let (fixed, per_mp) = match format {
@@ -137,7 +150,7 @@ pub fn estimate(
         ),
         OutputFormat::Avif => (
             k::AVIF_FIXED,
-            k::AVIF_BY_SPEED[usize::from(policy.avif_speed.clamp(1, 10) - 1)],
+            k::AVIF_BY_SPEED[usize::from(policy.avif_speed.min(9))],
         ),
         OutputFormat::Json => (0.0, 0.0),
     };
@@ -153,14 +166,19 @@ pub fn estimate(
     let decoder = match header.format {
         InputFormat::Jpeg => {
             // Output plus component planes at the decoded scale, plus for a progressive file
-            // every coefficient (64 of 2 bytes per block) of every component at full size.
-            let coefficients = if header.progressive {
-                header.dct_blocks * 128
-            } else {
-                0
+            // every coefficient (64 of 2 bytes per block) of every component at full size,
+            // or, shrunk on load by Refract's own decoder, the few per block that scale uses.
+            let scaled = crate::decode::progressive::bytes_per_block(shrink)
+                .filter(|_| header.progressive_scaled);
+            let coefficients = match scaled {
+                _ if !header.progressive => 0,
+                Some(per_block) => header.dct_blocks * per_block,
+                None => header.dct_blocks * 128,
             };
             decoded * (2 * bpp) + coefficients
         }
+        // libaom's frame buffers (C), the planes copied out as 16-bit samples, the RGB(A).
+        InputFormat::Avif => decoded * (AVIF_DECODER_BYTES_PER_PIXEL + bpp),
         // The image crate's buffer in the file's own colour type, and the decoder's rows.
         _ => decoded * bpp + u64::from(header.width) * bpp * 4,
     };
@@ -186,7 +204,7 @@ pub fn estimate(
         + geometry
         + resize
         + 2 * canvas
-        + output * encoder_bytes_per_pixel(format, header.alpha)
+        + output * encoder_bytes_per_pixel(format)
         + FIXED_BYTES;
     Cost {
         decoded_pixels: decoded,
@@ -195,6 +213,10 @@ pub fn estimate(
         cpu_ms,
     }
 }
+
+/// libaom's decoder holds its frame and a few working buffers (1.5 bytes per pixel each at
+/// 4:2:0, 16-bit samples for deep images), and the planes copied out are 3 × 2 bytes.
+const AVIF_DECODER_BYTES_PER_PIXEL: u64 = 24;
 
 /// Tables, small buffers and the encoded output of any transform.
 const FIXED_BYTES: u64 = 1 << 20;

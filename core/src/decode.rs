@@ -14,7 +14,11 @@ use crate::exif::{self, Orientation};
 use crate::{Error, Limits};
 
 mod frame;
+pub mod progressive;
+mod pure_jpeg;
 mod sniff;
+#[cfg(all(feature = "turbojpeg", not(target_arch = "wasm32")))]
+pub mod turbo;
 pub use sniff::{servable_type, sniff, SNIFF_BYTES};
 
 /// Input formats the core reads.
@@ -24,6 +28,8 @@ pub enum InputFormat {
     Png,
     Gif,
     Webp,
+    /// Decoded natively only (libaom); the edge's build refuses it as unsupported.
+    Avif,
 }
 
 impl InputFormat {
@@ -33,6 +39,7 @@ impl InputFormat {
             InputFormat::Png => "image/png",
             InputFormat::Gif => "image/gif",
             InputFormat::Webp => "image/webp",
+            InputFormat::Avif => "image/avif",
         }
     }
 
@@ -42,6 +49,7 @@ impl InputFormat {
             InputFormat::Png => "PNG",
             InputFormat::Gif => "GIF",
             InputFormat::Webp => "WebP",
+            InputFormat::Avif => "AVIF",
         }
     }
 }
@@ -62,6 +70,10 @@ pub struct Header {
     /// decoder allocates them (a progressive file keeps 128 bytes of coefficients per block
     /// until its last scan). 0 for other formats.
     pub dct_blocks: u64,
+    /// A progressive JPEG that Refract's own decoder reads at 1/2, 1/4 and 1/8 scale keeping
+    /// only the coefficients that scale uses (8-bit, 1 or 3 components; `decode/progressive`):
+    /// shrunk on load, it costs a fraction of its full-size coefficients ([`crate::cost`]).
+    pub progressive_scaled: bool,
     /// Bytes per pixel of the decoder's own output at full scale: 1 (grey) to 8 (16-bit RGBA).
     pub bytes_per_pixel: u8,
     /// Whether the colour type can hold transparency (the pixels may still all be opaque).
@@ -77,10 +89,11 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Header, Error> {
         limits.check_input_dimensions(w, h)?;
     }
     let header = match format {
-        InputFormat::Jpeg => probe_jpeg(bytes)?,
+        InputFormat::Jpeg => pure_jpeg::probe(bytes)?,
         InputFormat::Png => probe_image(format, png_decoder(bytes, limits)?)?,
         InputFormat::Gif => probe_image(format, gif_decoder(bytes, limits)?)?,
         InputFormat::Webp => probe_image(format, webp_decoder(bytes, limits)?)?,
+        InputFormat::Avif => probe_avif(bytes)?,
     };
     if header.width == 0 || header.height == 0 {
         return Err(Error::undecodable(
@@ -121,39 +134,35 @@ fn declared_size(format: InputFormat, b: &[u8]) -> Option<(u32, u32)> {
     }
 }
 
-fn jpeg_error(e: jpeg_decoder::Error) -> Error {
-    Error::undecodable("JPEG", e)
-}
-
 fn image_error(format: InputFormat, e: image::ImageError) -> Error {
     Error::undecodable(format.name(), e)
 }
 
-fn probe_jpeg(bytes: &[u8]) -> Result<Header, Error> {
-    let mut d = jpeg_decoder::Decoder::new(Cursor::new(bytes));
-    d.read_info().map_err(jpeg_error)?;
-    let info = d
-        .info()
-        .ok_or_else(|| Error::undecodable("JPEG", "no frame header"))?;
-    let exif = d.exif_data().map(<[u8]>::to_vec);
+#[cfg(all(feature = "avif", not(target_arch = "wasm32")))]
+fn probe_avif(bytes: &[u8]) -> Result<Header, Error> {
+    let info = crate::avif::input::probe(bytes)?;
+    let wide = if info.bit_depth > 8 { 2 } else { 1 };
     Ok(Header {
-        format: InputFormat::Jpeg,
-        width: u32::from(info.width),
-        height: u32::from(info.height),
-        orientation: exif.as_deref().map(exif::orientation).unwrap_or_default(),
-        icc: d.icc_profile(),
-        exif,
-        progressive: info.coding_process == jpeg_decoder::CodingProcess::DctProgressive,
-        // The frame header was parsed by read_info, so it is there; the fallback (every
-        // component at full size) only errs on the side of more memory.
-        dct_blocks: frame::dct_blocks(bytes).unwrap_or_else(|| {
-            let components = info.pixel_format.pixel_bytes().min(4) as u64;
-            u64::from(info.width.div_ceil(8) + 1)
-                * u64::from(info.height.div_ceil(8) + 1)
-                * components
-        }),
-        bytes_per_pixel: u8::try_from(info.pixel_format.pixel_bytes()).unwrap_or(u8::MAX),
-        alpha: false,
+        format: InputFormat::Avif,
+        width: info.width,
+        height: info.height,
+        orientation: Orientation::default(),
+        icc: None,
+        exif: None,
+        progressive: false,
+        progressive_scaled: false,
+        dct_blocks: 0,
+        bytes_per_pixel: if info.alpha { 4 * wide } else { 3 * wide },
+        alpha: info.alpha,
+    })
+}
+
+/// Builds without libaom's decoder (the edge's wasm, `--no-default-features`) refuse AVIF
+/// inputs as an unsupported format.
+#[cfg(not(all(feature = "avif", not(target_arch = "wasm32"))))]
+fn probe_avif(_: &[u8]) -> Result<Header, Error> {
+    Err(Error::UnsupportedInput {
+        detected: Some("AVIF"),
     })
 }
 
@@ -211,6 +220,7 @@ fn probe_image(format: InputFormat, mut d: impl ImageDecoder) -> Result<Header, 
         icc,
         exif,
         progressive: false,
+        progressive_scaled: false,
         dct_blocks: 0,
         bytes_per_pixel: color.bytes_per_pixel(),
         alpha: color.has_alpha(),
@@ -255,6 +265,7 @@ pub fn decode(
             None,
             1,
         ),
+        InputFormat::Avif => (decode_avif(bytes, header)?, None, 1),
     };
     let exact = (
         header.width.div_ceil(shrink),
@@ -271,6 +282,18 @@ pub fn decode(
         shrink,
         scale,
     })
+}
+
+#[cfg(all(feature = "avif", not(target_arch = "wasm32")))]
+fn decode_avif(bytes: &[u8], header: &Header) -> Result<DynamicImage, Error> {
+    // The frame may not exceed the sequence's declared maximum, which probe checked.
+    let max = u64::from(header.width) * u64::from(header.height);
+    crate::avif::input::decode(bytes, max)
+}
+
+#[cfg(not(all(feature = "avif", not(target_arch = "wasm32"))))]
+fn decode_avif(bytes: &[u8], _: &Header) -> Result<DynamicImage, Error> {
+    probe_avif(bytes).map(|_| DynamicImage::new_rgb8(1, 1))
 }
 
 fn from_decoder(format: InputFormat, d: impl ImageDecoder) -> Result<DynamicImage, Error> {
@@ -293,54 +316,41 @@ fn drop_opaque_alpha(image: DynamicImage) -> DynamicImage {
     }
 }
 
+/// Which JPEG decoder runs (docs/architecture.md, "Decoders"): natively with the `turbojpeg`
+/// feature, libjpeg-turbo for baseline files at every scale and progressive files at full
+/// size, with jpeg-decoder for what it hands back (damaged, 12-bit, lossless); progressive files
+/// shrunk on load go to [`decode_progressive_scaled`]; everything else (wasm, no feature) to
+/// jpeg-decoder.
 fn decode_jpeg(
     bytes: &[u8],
     header: &Header,
     shrink: u32,
     limits: &Limits,
 ) -> Result<(DynamicImage, Option<Icc>, u32), Error> {
-    let mut d = jpeg_decoder::Decoder::new(Cursor::new(bytes));
-    d.set_max_decoding_buffer_size(
-        usize::try_from(limits.max_decode_alloc()).unwrap_or(usize::MAX),
-    );
-    d.read_info().map_err(jpeg_error)?;
-    let (mut w, mut h) = (header.width, header.height);
-    let mut used = 1;
-    if shrink > 1 {
-        let want_w = header.width.div_ceil(shrink);
-        let want_h = header.height.div_ceil(shrink);
-        let (sw, sh) = d
-            .scale(to_u16(want_w), to_u16(want_h))
-            .map_err(jpeg_error)?;
-        (w, h) = (u32::from(sw), u32::from(sh));
-        used = header.width.div_ceil(w.max(1));
+    if header.progressive && shrink >= 2 {
+        return decode_progressive_scaled(bytes, header, shrink, limits);
     }
-    let pixels = d.decode().map_err(jpeg_error)?;
-    let info = d
-        .info()
-        .ok_or_else(|| Error::undecodable("JPEG", "no frame header"))?;
-    let short = || Error::undecodable("JPEG", "decoded fewer pixels than the header declares");
-    use jpeg_decoder::PixelFormat as P;
-    let rgb: Vec<u8> = match info.pixel_format {
-        P::RGB24 => pixels,
-        P::L8 => pixels.iter().flat_map(|&l| [l, l, l]).collect(),
-        P::L16 => pixels
-            .chunks_exact(2)
-            .flat_map(|c| {
-                let l = c[0]; // big-endian: the high byte is the 8-bit value
-                [l, l, l]
-            })
-            .collect(),
-        P::CMYK32 => {
-            let (rgb, icc) = crate::color::cmyk_to_rgb(&pixels, header.icc.as_deref());
-            let img = image::RgbImage::from_raw(w, h, rgb).ok_or_else(short)?;
-            return Ok((DynamicImage::ImageRgb8(img), Some(icc), used));
-        }
-    };
-    let img = image::RgbImage::from_raw(w, h, rgb).ok_or_else(short)?;
-    Ok((DynamicImage::ImageRgb8(img), None, used))
+    #[cfg(all(feature = "turbojpeg", not(target_arch = "wasm32")))]
+    if let Some(decoded) = turbo::decode(bytes, header, shrink, limits)? {
+        return Ok(decoded);
+    }
+    pure_jpeg::decode(bytes, header, shrink, limits)
 }
 
-fn to_u16(v: u32) -> u16 {
-    u16::try_from(v).unwrap_or(u16::MAX)
+/// A progressive JPEG decoded at 1/2, 1/4 or 1/8 scale. libjpeg-turbo and jpeg-decoder both
+/// keep every coefficient of the full-size image until the last scan, whatever the scale;
+/// [`progressive`] keeps only those the scaled IDCT reads. What it does not read (12-bit,
+/// CMYK, odd sampling factors) goes to jpeg-decoder.
+fn decode_progressive_scaled(
+    bytes: &[u8],
+    header: &Header,
+    shrink: u32,
+    limits: &Limits,
+) -> Result<(DynamicImage, Option<Icc>, u32), Error> {
+    if let Some(d) = progressive::decode(bytes, shrink, limits)? {
+        let image = image::RgbImage::from_raw(d.width, d.height, d.rgb)
+            .ok_or_else(|| Error::undecodable("JPEG", "decoded fewer pixels than declared"))?;
+        return Ok((DynamicImage::ImageRgb8(image), None, shrink));
+    }
+    pure_jpeg::decode(bytes, header, shrink, limits)
 }

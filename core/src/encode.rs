@@ -1,5 +1,6 @@
 //! Encoders: JPEG (jpeg-encoder, optimised Huffman tables), PNG (image/png), WebP (libwebp,
-//! lossy or lossless; cargo feature `webp`) and AVIF (ravif; cargo feature `avif`).
+//! lossy or lossless; cargo feature `webp`) and AVIF (libaom, [`crate::avif`]; cargo feature
+//! `avif`).
 
 use image::DynamicImage;
 
@@ -67,19 +68,45 @@ impl OutputFormat {
     }
 }
 
-/// Encodes RGB or RGBA pixels. `quality` is 1–100; `exif` (TIFF data) is written into JPEGs.
+/// Encodes RGB or RGBA pixels. `quality` is Refract's 1–100, the same perceptual quality in
+/// every lossy format ([`crate::quality`]); `exif` (TIFF data) is written into JPEGs.
+/// `graphic` says the source was lossless (PNG, GIF): text and sharp edges, where AVIF keeps
+/// full-resolution chroma.
 pub fn encode(
     img: &DynamicImage,
     format: OutputFormat,
     quality: u8,
     policy: &Policy,
     exif: Option<&[u8]>,
+    graphic: bool,
 ) -> Result<Vec<u8>, Error> {
+    let native = crate::quality::encoder_quality(format, quality);
+    // AVIF keeps full-resolution chroma where JPEG does (the AVIF table was measured so).
+    let full_chroma = graphic || quality >= crate::quality::FULL_CHROMA_FROM;
+    encode_native(img, format, native, policy, exif, full_chroma)
+}
+
+/// [`encode`] with `quality` on the encoder's own scale instead of Refract's: jpeg-encoder's
+/// 1–100, libwebp's 0–100, libavif's 0–100 (rounded). `full_chroma` makes AVIF 4:4:4 at any
+/// quality (without it, from its own 90). For measuring the scales
+/// (`core/examples/quality_curves.rs`); hosts call [`encode`].
+#[doc(hidden)]
+pub fn encode_native(
+    img: &DynamicImage,
+    format: OutputFormat,
+    quality: f32,
+    policy: &Policy,
+    exif: Option<&[u8]>,
+    full_chroma: bool,
+) -> Result<Vec<u8>, Error> {
+    let quality = quality.clamp(0.0, 100.0);
+    // In range after the clamp, so the casts are exact roundings.
+    let whole = quality.round() as u8;
     match format {
-        OutputFormat::Jpeg { progressive } => jpeg(img, quality, progressive, exif),
+        OutputFormat::Jpeg { progressive } => jpeg(img, whole.max(1), progressive, exif),
         OutputFormat::Png => png(img),
         OutputFormat::Webp { lossless } => webp(img, quality, lossless, policy),
-        OutputFormat::Avif => avif(img, quality, policy),
+        OutputFormat::Avif => avif(img, whole, policy, full_chroma),
         OutputFormat::Json => Err(Error::Internal {
             context: "encoding JSON as an image",
             source: None,
@@ -124,7 +151,7 @@ fn jpeg(
         // 800 px photos 9–12% larger than baseline, two make them within 0.2%.
         enc.set_progressive_scans(2);
     }
-    enc.set_sampling_factor(if quality >= 90 {
+    enc.set_sampling_factor(if quality >= crate::quality::FULL_CHROMA_FROM {
         SamplingFactor::F_1_1
     } else {
         SamplingFactor::F_2_2
@@ -157,7 +184,7 @@ fn png(img: &DynamicImage) -> Result<Vec<u8>, Error> {
 #[cfg(feature = "webp")]
 fn webp(
     img: &DynamicImage,
-    quality: u8,
+    quality: f32,
     lossless: bool,
     policy: &Policy,
 ) -> Result<Vec<u8>, Error> {
@@ -184,7 +211,7 @@ fn webp(
         source: None,
     })?;
     config.lossless = i32::from(lossless);
-    config.quality = if lossless { 75.0 } else { f32::from(quality) };
+    config.quality = if lossless { 75.0 } else { quality };
     config.method = i32::from(policy.webp_method.min(6));
     config.alpha_compression = i32::from(!lossless);
     let mem = enc.encode_advanced(&config).map_err(|e| Error::Internal {
@@ -195,36 +222,28 @@ fn webp(
 }
 
 #[cfg(not(feature = "webp"))]
-fn webp(_: &DynamicImage, _: u8, _: bool, _: &Policy) -> Result<Vec<u8>, Error> {
+fn webp(_: &DynamicImage, _: f32, _: bool, _: &Policy) -> Result<Vec<u8>, Error> {
     Err(Error::UnsupportedOutput { format: "WebP" })
 }
 
 #[cfg(feature = "avif")]
-fn avif(img: &DynamicImage, quality: u8, policy: &Policy) -> Result<Vec<u8>, Error> {
-    use rgb::FromSlice;
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let enc = ravif::Encoder::new()
-        .with_quality(f32::from(quality))
-        .with_alpha_quality(f32::from(quality))
-        .with_speed(policy.avif_speed.clamp(1, 10))
-        .with_num_threads(Some(1));
-    let res = match img {
-        DynamicImage::ImageRgba8(i) => {
-            enc.encode_rgba(imgref::Img::new(i.as_raw().as_rgba(), w, h))
-        }
-        DynamicImage::ImageRgb8(i) => enc.encode_rgb(imgref::Img::new(i.as_raw().as_rgb(), w, h)),
-        _ => {
-            return Err(Error::Internal {
-                context: "encoding AVIF from a non-8-bit image",
-                source: None,
-            })
-        }
-    };
-    res.map(|e| e.avif_file)
-        .map_err(|e| Error::internal("encoding AVIF", e))
+fn avif(
+    img: &DynamicImage,
+    quality: u8,
+    policy: &Policy,
+    full_chroma: bool,
+) -> Result<Vec<u8>, Error> {
+    crate::avif::encode(
+        img,
+        crate::avif::Settings {
+            quality,
+            speed: policy.avif_speed,
+            full_chroma,
+        },
+    )
 }
 
 #[cfg(not(feature = "avif"))]
-fn avif(_: &DynamicImage, _: u8, _: &Policy) -> Result<Vec<u8>, Error> {
+fn avif(_: &DynamicImage, _: u8, _: &Policy, _: bool) -> Result<Vec<u8>, Error> {
     Err(Error::UnsupportedOutput { format: "AVIF" })
 }

@@ -10,6 +10,8 @@
 //! `gravity=auto` saliency → crop and resize → ICC to sRGB → background/pad → blur/sharpen →
 //! encode. Same input and spec give the same bytes on the same target.
 
+#[cfg(feature = "avif")]
+mod avif;
 pub mod color;
 pub mod cost;
 pub mod decode;
@@ -23,6 +25,7 @@ pub mod ops;
 pub mod plan;
 mod policy;
 mod preflight;
+pub mod quality;
 pub mod saliency;
 pub mod similarity;
 pub mod spec;
@@ -188,13 +191,12 @@ pub fn transform_estimated(
     }
     let t_resize = clock.lap();
 
-    let quality = match (spec.quality, format) {
-        (Some(q), _) => q.value(),
-        (None, OutputFormat::Avif) => ctx.policy.default_avif_quality,
-        (None, _) => ctx.policy.default_quality,
-    };
+    let quality = spec
+        .quality
+        .map_or(ctx.policy.default_quality, Quality::value);
     let exif = output_exif(spec.metadata, header.exif.as_deref());
-    let bytes = encode::encode(&img, format, quality, &ctx.policy, exif.as_deref())?;
+    let graphic = matches!(header.format, InputFormat::Png | InputFormat::Gif);
+    let bytes = encode::encode(&img, format, quality, &ctx.policy, exif.as_deref(), graphic)?;
     let t_encode = clock.lap();
 
     Ok(Output {

@@ -6,15 +6,14 @@ use crate::{negotiate, OutputFormat};
 /// Encoder settings a host chooses for its CPU budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
-    /// rav1e speed, 1 (slowest, smallest) to 10 (fastest). Default 6.
+    /// libaom's speed (cpu-used) for AVIF in all-intra mode, 0 (slowest, smallest) to 9
+    /// (fastest); 10 is the same as 9. Default [`Policy::DEFAULT_AVIF_SPEED`].
     pub avif_speed: u8,
     /// libwebp method, 0 (fastest) to 6 (smallest). Default 4.
     pub webp_method: u8,
-    /// Quality when the spec gives none, for JPEG and lossy WebP. Default 85.
+    /// Quality when the spec gives none, for every lossy format (JPEG, WebP, AVIF): Refract's
+    /// `quality=` is one perceptual scale ([`crate::quality`]). Default 85.
     pub default_quality: u8,
-    /// Quality when the spec gives none, for AVIF. Default 64 (AVIF reaches JPEG 85's
-    /// look at a lower number).
-    pub default_avif_quality: u8,
     /// Largest output area, in pixels, that `format=auto` encodes as AVIF; past it, auto picks
     /// WebP (or the JPEG/PNG fallback when the client does not list WebP). AVIF's encode time
     /// grows with the area, and a host with a CPU budget per request (the edge) caps it.
@@ -30,10 +29,9 @@ pub struct Policy {
 impl Default for Policy {
     fn default() -> Self {
         Policy {
-            avif_speed: 6,
+            avif_speed: Policy::DEFAULT_AVIF_SPEED,
             webp_method: 4,
             default_quality: 85,
-            default_avif_quality: 64,
             max_avif_pixels: u64::MAX,
             max_cpu_ms: Policy::DEFAULT_MAX_CPU_MS,
         }
@@ -41,6 +39,8 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// libaom all-intra speed chosen by measurement (docs/cost.md, BENCHMARKS.md "AVIF").
+    pub const DEFAULT_AVIF_SPEED: u8 = 9;
     /// Twenty seconds of one core on the reference machine, inside the default request
     /// deadline (30 s): AVIF at speed 6 up to about 7 MP (3500×2000), lossy WebP and JPEG at
     /// every size the pixel limits allow. docs/cost.md has the measurements.

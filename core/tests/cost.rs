@@ -30,7 +30,12 @@ fn an_explicit_format_over_the_cpu_cap_is_refused_before_decoding() {
     let full = sample("cat-small.jpg");
     let header_only = &full[..full.len() / 4];
     let s = spec("width=7000,height=7000,fit=squeeze,format=avif");
-    let c = ctx("", Policy::default(), Limits::default());
+    // At libaom's default speed (9) this is seconds, under the cap; at speed 4 it is minutes.
+    let slow = Policy {
+        avif_speed: 4,
+        ..Policy::default()
+    };
+    let c = ctx("", slow, Limits::default());
     let e = transform(header_only, &s, &c).expect_err("over the cap");
     assert_eq!(e.code(), "too_costly");
     assert_eq!(e.kind().http_status(), 400);
@@ -52,8 +57,11 @@ fn an_explicit_format_over_the_cpu_cap_is_refused_before_decoding() {
 fn format_auto_steps_down_to_fit_the_cpu_cap() {
     let input = sample("baseline.jpg"); // 1600×1200
     let s = spec("width=1600,format=auto");
+    // At speed 9 libaom's AVIF is cheaper than WebP; at speed 6 it is dearer, and the cap
+    // makes auto step down to WebP.
     let cheap = Policy {
         max_cpu_ms: 300,
+        avif_speed: 6,
         ..Policy::default()
     };
     let at = |accept, policy| estimate(&input, &s, &ctx(accept, policy, Limits::default()));
@@ -87,19 +95,27 @@ fn format_auto_steps_down_to_fit_the_cpu_cap() {
 }
 
 #[test]
-fn the_memory_cap_counts_a_progressive_jpeg_at_full_size() {
-    // bridge-10mp.jpg is progressive: 10.7 MP of coefficients even for a 200 px thumbnail.
+fn the_memory_cap_counts_a_progressive_jpegs_coefficients_as_they_are_kept() {
+    // bridge-10mp.jpg is progressive (4352×2448, 333,000 blocks). Shrunk on load, Refract's
+    // own decoder keeps only what the scale reads (DC alone at 1/8), so a 200 px thumbnail
+    // fits as a baseline file's does; decoded whole, every coefficient of its 10.7 MP counts
+    // (128 bytes a block) on top of the pixels.
     let progressive = sample("bridge-10mp.jpg");
     let baseline = sample("bird-20mp.jpg"); // twice the pixels, baseline
-    let s = spec("width=200,format=jpeg");
     let limits = Limits {
         max_memory_bytes: 40 << 20,
         ..Limits::default()
     };
     let c = ctx("", Policy::default(), limits);
-    let ok = transform(&baseline, &s, &c).expect("a baseline JPEG shrinks on load");
+    let small = spec("width=200,format=jpeg");
+    let ok = transform(&baseline, &small, &c).expect("a baseline JPEG shrinks on load");
     assert_eq!(ok.shrink, 8);
-    let e = transform(&progressive, &s, &c).expect_err("over the memory cap");
+    let ok = transform(&progressive, &small, &c).expect("so does a progressive one");
+    assert_eq!(ok.shrink, 8);
+    let thumb = estimate(&progressive, &small, &c).expect("fits").cost;
+    assert!(thumb.memory_bytes < 16 << 20, "{thumb:?}");
+    let whole = spec("width=4352,format=jpeg");
+    let e = transform(&progressive, &whole, &c).expect_err("over the memory cap");
     assert_eq!(e.code(), "too_costly");
     assert!(matches!(
         e,
@@ -109,6 +125,12 @@ fn the_memory_cap_counts_a_progressive_jpeg_at_full_size() {
         }
     ));
     assert!(e.to_string().contains("MiB of memory"), "{e}");
+    let open = ctx("", Policy::default(), Limits::default());
+    let whole = estimate(&progressive, &whole, &open).expect("fits").cost;
+    assert!(
+        whole.memory_bytes > 272 * 306 * 4 * 128 + 4352 * 2448 * 6,
+        "{whole:?}"
+    );
 }
 
 #[test]

@@ -24,58 +24,81 @@ fn sha(bytes: &[u8]) -> String {
 
 /// The pixel paths of the machines the JPEG-input pins were taken on (native x86-64).
 const X86: &str = "jpeg-decoder:ssse3,qcms:avx";
+/// The same machines with libjpeg-turbo decoding JPEG (the `turbojpeg` feature, native).
+const X86_TURBO: &str = "jpeg-decoder:ssse3,libjpeg-turbo,qcms:avx";
 
 /// `(generation, pixel paths or "" for every target, input, spec, first 12 bytes of the
 /// output's SHA-256)`.
 const PINS: &[(u32, &str, &str, &str, &str)] = &[
     (
-        1,
+        2,
         "",
         "logo-alpha.png",
         "width=50,fit=pad,height=40,format=png",
         "07a32e7f64312b918c1370bf",
     ),
     (
-        1,
+        2,
         "",
         "logo-alpha.png",
         "width=50,quality=100,format=webp",
         "85dd847cddafeb79bd88dc56",
     ),
     (
-        1,
+        2,
         "",
         "palette-trns.png",
         "width=150,format=png",
         "5cef6a7f742bf2dc8d0ff601",
     ),
     (
-        1,
+        2,
         "",
         "palette-trns.png",
         "width=150,format=webp",
-        "020a9886aebc111523ca3efd",
+        "df56e302bfc9952c654bbe2d",
     ),
     (
-        1,
+        2,
         X86,
         "cat-small.jpg",
         "width=64,format=png",
         "1a2d51a7b7af4490593fa36b",
     ),
     (
-        1,
+        2,
         X86,
         "orientation-6.jpg",
         "width=60,blur=2,format=png",
         "563b7a587f5a0435372d14cd",
     ),
     (
-        1,
+        2,
         X86,
         "cat-small.jpg",
         "width=64,format=webp",
         "29311b9dfc160526f910400d",
+    ),
+    (
+        2,
+        X86_TURBO,
+        "cat-small.jpg",
+        "width=64,format=png",
+        "5ab4aaa653385f259ab069ce",
+    ),
+    (
+        2,
+        X86_TURBO,
+        "orientation-6.jpg",
+        "width=60,blur=2,format=png",
+        "6e5e17404b3221f56147e4da",
+    ),
+    (
+        2,
+        X86_TURBO,
+        "cat-small.jpg",
+        "width=64,format=webp",
+        "b73c23d519ef553dd25230d2",
     ),
 ];
 

@@ -35,8 +35,8 @@ pub mod defaults {
     /// (native; wasm in workerd takes two to three times as long). `format=auto` steps down
     /// to fit; an explicit format over it is handed off.
     pub const MAX_CPU_MS: u64 = 5_000;
-    /// rav1e speed at the edge (1 slowest … 10 fastest): 9 is twice as fast as 8 for 2% more
-    /// bytes; 10 is another 25–30% faster for 12–17% more bytes.
+    /// libaom all-intra speed at the edge (0 slowest … 9 fastest; 10 = 9): 9 is about six
+    /// times as fast as 8 in wasm (../shared/CODECS.md §1.2), and the edge's CPU is the limit.
     pub const AVIF_SPEED: u8 = 9;
     /// libwebp method at the edge (0 fastest … 6 smallest).
     pub const WEBP_METHOD: u8 = 4;
@@ -219,7 +219,7 @@ impl EdgeConfig {
             ..Limits::default()
         };
         let policy = Policy {
-            avif_speed: effort("AVIF_SPEED", defaults::AVIF_SPEED, 1..=10)?,
+            avif_speed: effort("AVIF_SPEED", defaults::AVIF_SPEED, 0..=10)?,
             webp_method: effort("WEBP_METHOD", defaults::WEBP_METHOD, 0..=6)?,
             max_avif_pixels: budget.max_avif_pixels,
             max_cpu_ms: budget.max_cpu_ms,

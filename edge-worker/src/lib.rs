@@ -26,6 +26,8 @@ mod handoff;
 #[cfg(target_arch = "wasm32")]
 mod libc;
 #[cfg(target_arch = "wasm32")]
+mod libc_aom;
+#[cfg(target_arch = "wasm32")]
 mod reply;
 #[cfg(target_arch = "wasm32")]
 mod source;

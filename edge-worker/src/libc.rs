@@ -1,6 +1,7 @@
-//! The five C library functions libwebp needs on `wasm32-unknown-unknown`, which has no libc:
-//! `malloc`, `calloc`, `free`, `qsort` and `bsearch` (Debian's wasi-libc provides the headers
-//! the C code is compiled against, not the implementations). Memory comes from Rust's global
+//! The C library's memory and sorting functions that libwebp and libaom need on
+//! `wasm32-unknown-unknown`, which has no libc: `malloc`, `calloc`, `realloc`, `free`, `qsort`
+//! and `bsearch` (Debian's wasi-libc provides the headers the C code is compiled against, not
+//! the implementations; the rest of libaom's needs are in `libc_aom.rs`). Memory comes from Rust's global
 //! allocator, so the C and Rust halves share one heap and one accounting.
 //!
 //! Every block carries a 16-byte header holding its requested size, because `free` is not told
@@ -56,6 +57,30 @@ pub extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
         Some(total) => allocate(total, true),
         None => ptr::null_mut(),
     }
+}
+
+/// C `realloc`: a new block of `size` bytes holding the old block's bytes (as many as fit);
+/// `realloc(NULL, n)` is `malloc(n)`. On failure the old block is left alone and null returned.
+///
+/// # Safety
+/// `p` is null or a live pointer from this module's allocators (C's contract).
+#[no_mangle]
+pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
+    if p.is_null() {
+        return allocate(size, false);
+    }
+    // SAFETY: by the contract, `p` is `base + HEADER` of a live block whose header holds its size.
+    let old = unsafe { p.cast::<u8>().sub(HEADER).cast::<usize>().read() };
+    let new = allocate(size, false);
+    if new.is_null() {
+        return ptr::null_mut();
+    }
+    // SAFETY: both blocks are live and distinct, `old` and `size` bytes long respectively.
+    unsafe {
+        ptr::copy_nonoverlapping(p.cast::<u8>(), new.cast::<u8>(), old.min(size));
+        free(p);
+    }
+    new
 }
 
 /// C `free`.

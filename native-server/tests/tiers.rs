@@ -206,7 +206,7 @@ async fn changed_encoder_settings_are_never_served_stale() {
 
         // A setting that cannot change WebP bytes (AVIF's speed) keeps the WebP variant.
         let mut unrelated = base.clone();
-        unrelated.transform.avif_speed = 9;
+        unrelated.transform.avif_speed = 8;
         let (_, app) = build(&unrelated).await;
         let r = send(&app, get(uri)).await;
         assert_eq!(r.header("etag"), first.header("etag"), "{lower}");
@@ -222,7 +222,7 @@ async fn changed_encoder_settings_are_never_served_stale() {
     let (state, app) = build(&base).await;
     let before = send(&app, get(avif)).await;
     state.tiers.settle().await;
-    base.transform.avif_speed = 9;
+    base.transform.avif_speed = 8;
     let (_, app) = build(&base).await;
     let after = send(&app, get(avif)).await;
     assert_eq!(after.status, StatusCode::OK);

@@ -23,15 +23,19 @@ import {
 // How close the worker's pixels must be to the native server's, by `refract compare`: SSIM
 // (luma only) and PSNR (over RGB, which catches colour mistakes SSIM cannot see: a greyscale
 // copy of a photo still scores SSIM 0.9987, but PSNR 21.5 dB).
-// Both sides run the same core, shrink-on-load included, so what differs is encoder settings
-// and floating point. Measured in workerd: most WebP and PNG byte-identical (SSIM 1, PSNR inf;
-// not all: the JPEG decoder's and qcms's SIMD code round differently per target), JPEG
-// SSIM 0.9995 / 56.6 dB (a few bytes apart: wasm simd128 vs x86 rounding), AVIF SSIM
-// 0.983-0.987 / 38.8-39.8 dB because the worker encodes at rav1e speed 9 (AVIF_SPEED's default)
-// and the origin at 6. The bounds sit under those figures with a margin, and well above what
-// real mistakes score on these samples: JPEG quality 70 instead of 85 0.919 / 31.6 dB,
-// sharpen=1 0.926, blur=1 0.735, a crop 1% off 0.320, a mirrored image 0.242.
-const MIN = { avif: { ssim: 0.97, psnr: 35 }, other: { ssim: 0.995, psnr: 45 } };
+// Both sides run the same core, shrink-on-load included, so what differs is the JPEG decoder,
+// encoder builds and floating point. Measured in workerd (issue 13): AVIF, WebP and PNG from
+// PNG or from a progressive JPEG are byte-identical (libaom's generic C at the edge and its
+// x86 SIMD natively give the same bitstream; progressive JPEGs shrunk on load go through
+// Refract's own decoder on both sides). Baseline JPEG inputs differ: natively libjpeg-turbo
+// decodes them (its scaled IDCT and upsampling), at the edge jpeg-decoder: SSIM 0.980-0.999,
+// PSNR 36.3-45 dB (cmyk.jpg to JPEG the lowest). The bounds sit under those figures with a
+// margin, and well above what real mistakes score on these samples: JPEG quality 70 instead
+// of 85 0.919 / 31.6 dB, sharpen=1 0.926, blur=1 0.735, a crop 1% off 0.320, a mirrored
+// image 0.242.
+const MIN = { jpegInput: { ssim: 0.975, psnr: 35 }, other: { ssim: 0.995, psnr: 45 } };
+/** The bound for a URL: JPEG originals are decoded by another decoder at the edge. */
+const minFor = (url) => (/\.jpe?g([?/]|$)/i.test(url) && !/progressive|bridge-10mp/.test(url) ? MIN.jpegInput : MIN.other);
 
 const AVIF_WEBP = 'image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8';
 
@@ -123,7 +127,7 @@ describe('worker with the native server as HTTP origin and handoff origin', { ti
         if (accept) assert.match(edge.headers.get('vary') ?? '', /accept/i);
         const { ssim, psnr } = await similarity(edge.body, native.body);
         console.log(`# ${url}: ${want.format} ${want.width}x${want.height}, edge ${edge.body.length} B, native ${native.body.length} B, ssim ${ssim} psnr ${psnr}`);
-        const min = MIN[want.format] ?? MIN.other;
+        const min = minFor(url);
         assert.ok(ssim >= min.ssim && psnr >= min.psnr, `ssim ${ssim} psnr ${psnr}, want ${JSON.stringify(min)}`);
       });
     }

@@ -281,9 +281,11 @@ describe('worker with an R2 bucket, no handoff', { timeout: 600_000 }, () => {
         const native = await nativeTransform(key, spec);
         const want = await probe(native);
         await assertImage(assert, res, { type: want.format, width: want.width, height: want.height });
-        // Same core on both sides: see MIN in origin.test.mjs for the figures.
+        // Same core on both sides, but baseline JPEGs are decoded natively by libjpeg-turbo and
+        // here by jpeg-decoder: see MIN in origin.test.mjs for the figures.
         const { ssim, psnr } = await similarity(res.body, native);
-        assert.ok(ssim >= 0.995 && psnr >= 45, `${key}: ssim ${ssim} psnr ${psnr} against the native core`);
+        const [minSsim, minPsnr] = /\.jpg$/.test(key) && key !== 'progressive.jpg' ? [0.975, 35] : [0.995, 45];
+        assert.ok(ssim >= minSsim && psnr >= minPsnr, `${key}: ssim ${ssim} psnr ${psnr} against the native core`);
       });
     }
   });
@@ -392,14 +394,19 @@ describe('a setting the worker cannot use', { timeout: 600_000 }, () => {
 });
 
 describe('memory and traps', { timeout: 600_000 }, () => {
-  it('a progressive JPEG is over a memory budget that a baseline one twice its size is within', async () => {
+  it('a progressive JPEG fits a memory budget when shrunk on load, not when decoded whole', async () => {
     const w = await startWorker({
       r2: { 'bridge-10mp.jpg': await sample('bridge-10mp.jpg'), 'bird-20mp.jpg': await sample('bird-20mp.jpg') },
       bindings: { MAX_MEMORY_BYTES: '40000000', MAX_DECODE_PIXELS: '100000000' },
     });
     try {
-      // bridge-10mp.jpg is progressive: its full-size coefficients are kept even at 1/8.
-      const body = assertError(assert, await w.get('/bridge-10mp.jpg?width=320'), 400, 'too_costly');
+      // bridge-10mp.jpg is progressive. Shrunk on load (1/8 for 320 px), Refract's own decoder
+      // keeps only the DC coefficients: it fits, like a baseline photo twice its size. Decoded
+      // whole, every coefficient of its 10.7 MP is kept until the last scan (42 MB) beside
+      // the pixels: over the budget, refused before decoding.
+      const small = await w.get('/bridge-10mp.jpg?width=320');
+      await assertImage(assert, small, { type: 'jpeg', width: 320, height: 180 });
+      const body = assertError(assert, await w.get('/bridge-10mp.jpg?width=4352'), 400, 'too_costly');
       assert.match(body.message, /MiB of memory/);
       const ok = await w.get('/bird-20mp.jpg?width=320');
       await assertImage(assert, ok, { type: 'jpeg', width: 320, height: 180 });

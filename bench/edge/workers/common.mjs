@@ -4,7 +4,7 @@ import { wasmMemoryBytes } from './wasm-memory.mjs';
 export const WIDTH = 800;
 
 /**
- * `/<key>?format=webp|avif[&quality=N]` -> reads <key> from the ORIGINALS R2 bucket and calls
+ * `/<key>?format=webp|avif[&quality=N][&subsample=420]` -> reads <key> from the ORIGINALS R2 bucket and calls
  * `transform(bytes, { format, width, quality, speed, webpMethod }, timing)`, which returns the
  * encoded bytes and may push Server-Timing entries onto `timing`. The response carries the
  * peer's wasm memory: `x-wasm-memory` (total bytes) and `x-wasm-memories` (each memory).
@@ -25,6 +25,8 @@ export function handler(transform) {
         quality: Number(url.searchParams.get('quality') ?? (format === 'webp' ? env.WEBP_QUALITY : env.AVIF_QUALITY)),
         speed: Number(env.AVIF_SPEED),
         webpMethod: Number(env.WEBP_METHOD),
+        // AVIF chroma: `subsample=420` asks for 4:2:0 where the package lets it be chosen.
+        subsample420: url.searchParams.get('subsample') === '420',
       };
       try {
         const timing = []; // Server-Timing entries the transform may add

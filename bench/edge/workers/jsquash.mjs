@@ -56,8 +56,9 @@ export default handler(async (input, o, timing) => {
   const out =
     o.format === 'webp'
       ? await encodeWebp(small, { quality: o.quality, method: o.webpMethod })
-      : // subsample 3 = YUV 4:4:4, as ravif (Refract) and wasm-image-optimization encode.
-        await encodeAvif(small, { quality: o.quality, speed: o.speed, subsample: 3 });
+      : // subsample 3 = YUV 4:4:4, as wasm-image-optimization encodes (and Refract did with
+        // rav1e); 1 = 4:2:0, jsquash's default and Refract's for photos since issue 13.
+        await encodeAvif(small, { quality: o.quality, speed: o.speed, subsample: o.subsample420 ? 1 : 3 });
   lap('encode');
   return out;
 });

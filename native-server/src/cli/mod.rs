@@ -100,8 +100,8 @@ enum Command {
         /// `Accept` header value used by `format=auto`.
         #[arg(long)]
         accept: Option<String>,
-        /// rav1e speed for AVIF output, 1 (slow, small) to 10 (fast).
-        #[arg(long, default_value_t = 6)]
+        /// libaom speed for AVIF output, 0 (slow, small) to 9 (fast).
+        #[arg(long, default_value_t = refract_core::Policy::DEFAULT_AVIF_SPEED)]
         avif_speed: u8,
         /// Print the chosen format, size and timings to standard error.
         #[arg(long, short)]
@@ -117,7 +117,7 @@ enum Command {
         /// Timed iterations after one warm-up run.
         #[arg(long, default_value_t = 10)]
         iterations: u32,
-        #[arg(long, default_value_t = 6)]
+        #[arg(long, default_value_t = refract_core::Policy::DEFAULT_AVIF_SPEED)]
         avif_speed: u8,
     },
 }

@@ -21,6 +21,9 @@ use crate::state::{AppState, State};
 pub(super) fn serve(args: &ConfigArgs) -> Result<(), Failure> {
     let config = args.load()?;
     init_logging(&config)?;
+    for warning in config.deprecations() {
+        tracing::warn!("{warning}");
+    }
     runtime()?.block_on(run(config)).map_err(|e| Failure {
         code: "serve_failed",
         message: e.to_string(),

@@ -76,13 +76,15 @@ impl Config {
         if t.queue == 0 {
             return Err(ConfigError("transform.queue must be at least 1".into()));
         }
-        if !(1..=10).contains(&t.avif_speed) || t.webp_method > 6 {
+        if t.avif_speed > 10 || t.webp_method > 6 {
             return Err(ConfigError(
-                "transform.avif_speed must be 1–10 and transform.webp_method 0–6".into(),
+                "transform.avif_speed must be 0–10 and transform.webp_method 0–6".into(),
             ));
         }
-        if !(1..=100).contains(&t.default_quality) || !(1..=100).contains(&t.default_avif_quality) {
-            return Err(ConfigError("default qualities must be 1–100".into()));
+        if !(1..=100).contains(&t.default_quality) {
+            return Err(ConfigError(
+                "transform.default_quality must be 1–100".into(),
+            ));
         }
         if self.signing.keys.iter().any(|k| k.len() < 16) {
             return Err(ConfigError(
@@ -97,6 +99,20 @@ impl Config {
         self.signing.access(&self.presets).map_err(ConfigError)?;
         self.rate_limit.check().map_err(ConfigError)?;
         self.check_namespaces()
+    }
+
+    /// Warnings about deprecated keys that are set, for the log at start-up.
+    pub fn deprecations(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(q) = self.transform.default_avif_quality {
+            out.push(format!(
+                "transform.default_avif_quality = {q} is deprecated and ignored: quality= now \
+                 means the same in JPEG, WebP and AVIF, and transform.default_quality ({}) \
+                 applies to AVIF too",
+                self.transform.default_quality
+            ));
+        }
+        out
     }
 
     /// The server's own state (warm tier, cold tier, SQLite index) must not sit inside the

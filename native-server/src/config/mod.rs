@@ -151,8 +151,13 @@ pub struct TransformConfig {
     pub memory_bytes: u64,
     pub avif_speed: u8,
     pub webp_method: u8,
+    /// Quality when the URL gives none, for every lossy format: `quality=` means the same in
+    /// JPEG, WebP and AVIF (`refract_core::quality`).
     pub default_quality: u8,
-    pub default_avif_quality: u8,
+    /// Deprecated and ignored: AVIF's own default from before `quality=` was one scale. Still
+    /// accepted so older files load; `refract serve` warns when it is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_avif_quality: Option<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -272,7 +277,7 @@ impl Default for TransformConfig {
             avif_speed: p.avif_speed,
             webp_method: p.webp_method,
             default_quality: p.default_quality,
-            default_avif_quality: p.default_avif_quality,
+            default_avif_quality: None,
         }
     }
 }
@@ -331,7 +336,6 @@ impl TransformConfig {
             avif_speed: self.avif_speed,
             webp_method: self.webp_method,
             default_quality: self.default_quality,
-            default_avif_quality: self.default_avif_quality,
             ..refract_core::Policy::default()
         }
     }

@@ -268,3 +268,19 @@ fn rate_limits_load_from_every_layer_and_bad_ones_are_refused() {
     ];
     assert!(Config::load(None, env(&off), &[]).is_err());
 }
+
+#[test]
+fn the_retired_avif_default_still_loads_and_warns() {
+    let f = write("[transform]\ndefault_quality = 80\ndefault_avif_quality = 64\n");
+    let c = Config::load(Some(f.path()), env(&[]), &[]).expect("an older file loads");
+    assert_eq!(c.transform.default_avif_quality, Some(64));
+    // Ignored: the policy has one default quality, the file's default_quality.
+    assert_eq!(c.transform.policy().default_quality, 80);
+    let warnings = c.deprecations();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("default_avif_quality"), "{warnings:?}");
+    assert!(Config::default().deprecations().is_empty());
+    assert!(!Config::default()
+        .to_toml_redacted()
+        .contains("default_avif_quality"));
+}

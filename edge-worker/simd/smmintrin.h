@@ -1,0 +1,15 @@
+/* Refract's own shim, not a copy of any header: <smmintrin.h> for wasm32 through SIMDe.
+ *
+ * The edge worker compiles libwebp's SSE2/SSE4.1 kernels for wasm SIMD (simd128). Clang's own
+ * x86 intrinsic headers cannot target wasm32, so edge-worker/wasm-env.sh puts this directory
+ * first on libwebp's include path (-I), and each x86 header libwebp asks for becomes SIMDe's
+ * portable version of it (SIMDe 0.8.2, installed by tests/install-tools.sh), whose wasm SIMD
+ * paths implement the same intrinsics with the same results. SIMDE_ENABLE_NATIVE_ALIASES
+ * makes SIMDe define the _mm_* names libwebp uses. See docs/edge.md, "WebP SIMD". */
+#ifndef REFRACT_SIMD_SHIM_SMMINTRIN_H
+#define REFRACT_SIMD_SHIM_SMMINTRIN_H
+#ifndef SIMDE_ENABLE_NATIVE_ALIASES
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#endif
+#include <simde/x86/sse4.1.h>
+#endif
