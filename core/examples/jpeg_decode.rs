@@ -32,21 +32,31 @@ fn vm_kib(field: &str) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+#[cfg(target_os = "linux")]
 #[repr(C)]
 struct Timespec {
     tv_sec: i64,
     tv_nsec: i64,
 }
 
+#[cfg(target_os = "linux")]
 extern "C" {
     fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
 }
 
 /// Linux's CLOCK_THREAD_CPUTIME_ID.
+#[cfg(target_os = "linux")]
 const THREAD_CPUTIME: i32 = 3;
+
+/// Elsewhere (the wasm32-wasip1 test build compiles the examples too): no CPU clock.
+#[cfg(not(target_os = "linux"))]
+fn cpu_ms() -> f64 {
+    f64::NAN
+}
 
 /// CPU time this thread has run, in milliseconds (up to date at the call, unlike the
 /// tick-driven figures in /proc).
+#[cfg(target_os = "linux")]
 fn cpu_ms() -> f64 {
     let mut t = Timespec {
         tv_sec: 0,

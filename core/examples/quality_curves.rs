@@ -5,9 +5,10 @@
 //!         [--images a.jpg,b.png] [--formats jpeg,webp,avif,avif444] [--qualities 80,85,90]
 //!         [--step 5] [--avif-speed 6]
 //!
-//! Each image is resized to 800 px wide by the core's pipeline (lossless PNG), encoded, decoded
-//! by a standard decoder and scored with SSIMULACRA2 against the resized image
-//! (tests/metric/mod.rs has the details; AVIF needs `avifdec` from tests/install-tools.sh).
+//! Each image is resized to 800 px wide (3/4 of its width if narrower) by the core's pipeline
+//! (lossless PNG), encoded, decoded by a standard decoder and scored with SSIMULACRA2 against
+//! the resized image (tests/metric/mod.rs has the details; AVIF needs `avifdec` from
+//! tests/install-tools.sh).
 //! `avif444` (native scale only, not by default) is AVIF with full-resolution chroma at every
 //! quality, to compare with the core's 4:2:0 for photos.
 //!

@@ -288,8 +288,9 @@ async fn responses_are_nosniff_and_only_images_are_originals() {
 
 #[tokio::test]
 async fn an_expensive_transform_is_refused_before_decoding_and_auto_steps_down() {
-    // The review's URL: 49 MP of AVIF, on the default cap.
-    let f = fixture(|_| {});
+    // The review's URL: 49 MP of AVIF, on the default cap. At libaom's default speed (9) it
+    // costs seconds and fits the cap; at a slow speed it is over it.
+    let f = fixture(|c| c.transform.avif_speed = 4);
     let r = send(
         &f.app,
         get("/cat-small.jpg?width=7000&height=7000&fit=squeeze&format=avif"),
@@ -305,8 +306,12 @@ async fn an_expensive_transform_is_refused_before_decoding_and_auto_steps_down()
     .await;
     assert_eq!(r.code(), "too_costly");
 
-    // On a tight cap, format=auto takes the next format the client accepts instead.
-    let f = fixture(|c| c.limits.max_cpu_ms = 300);
+    // On a tight cap, format=auto takes the next format the client accepts instead (at
+    // speed 6 AVIF is dearer than WebP; at 9 it is cheaper).
+    let f = fixture(|c| {
+        c.limits.max_cpu_ms = 300;
+        c.transform.avif_speed = 6;
+    });
     let avif_webp = [("accept", "image/avif,image/webp,*/*")];
     let r = send(
         &f.app,

@@ -92,7 +92,10 @@ pub fn decode(
         return Ok(None);
     }
     let pitch = w as usize * channels as usize;
-    let mut pixels = vec![0u8; pitch * h as usize];
+    let Some(len) = pitch.checked_mul(h as usize) else {
+        return Ok(None);
+    };
+    let mut pixels = vec![0u8; len];
     let format = if cmyk {
         tj::TJPF_TJPF_CMYK
     } else {
