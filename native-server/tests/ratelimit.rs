@@ -163,7 +163,7 @@ async fn a_transform_costs_more_than_a_hit() {
     let r = send(&f.app, from("192.0.2.10", get(hit))).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
 
-    // One transform (AVIF: at least 160 estimated ms) takes the whole bucket.
+    // One transform (AVIF: libaom's fixed part alone is 10 estimated ms) takes the whole bucket.
     let r = send(
         &f.app,
         from("192.0.2.11", get("/cat-small.jpg?width=70&format=avif")),
