@@ -87,8 +87,8 @@ pub fn encode(
 }
 
 /// [`encode`] with `quality` on the encoder's own scale instead of Refract's: jpeg-encoder's
-/// 1–100, libwebp's 0–100, libavif's 0–100 (rounded). `full_chroma` makes AVIF 4:4:4 at any
-/// quality (without it, from its own 90). For measuring the scales
+/// 1–100, libwebp's 0–100, libavif's 0–100 (rounded). `full_chroma` makes AVIF 4:4:4 (JPEG
+/// keeps its own rule, 4:4:4 from 90, which is Refract's scale too). For measuring the scales
 /// (`core/examples/quality_curves.rs`); hosts call [`encode`].
 #[doc(hidden)]
 pub fn encode_native(

@@ -77,20 +77,40 @@ pub(crate) fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, Erro
     Ok(DynamicImage::ImageRgba8(img))
 }
 
+/// `(offset, scale)` that map a luma (or alpha) sample to 0.0–1.0: `(v − offset) / scale`.
+/// Limited range stretches 16–235 (scaled to the bit depth) to full.
+fn luma_range(bit_depth: u32, full: bool) -> (f32, f32) {
+    let shift = bit_depth - 8;
+    if full {
+        (0.0, f32::from((1u16 << bit_depth) - 1))
+    } else {
+        (f32::from(16u16 << shift), f32::from(219u16 << shift))
+    }
+}
+
+/// `(offset, scale)` that map a chroma sample to −0.5–0.5.
+fn chroma_range(bit_depth: u32, full: bool) -> (f32, f32) {
+    let shift = bit_depth - 8;
+    if full {
+        (
+            f32::from(1u16 << (bit_depth - 1)),
+            f32::from((1u16 << bit_depth) - 1),
+        )
+    } else {
+        (f32::from(128u16 << shift), f32::from(224u16 << shift))
+    }
+}
+
+fn to8(x: f32) -> u8 {
+    (x * 255.0).round().clamp(0.0, 255.0) as u8
+}
+
 /// A plane's samples scaled to 0–255 (limited range stretched to full).
 fn samples_8bit(plane: &[u16], bit_depth: u32, full: bool) -> Vec<u8> {
-    let max = f32::from((1u16 << bit_depth) - 1);
-    let shift = bit_depth - 8;
+    let (y0, ys) = luma_range(bit_depth, full);
     plane
         .iter()
-        .map(|&v| {
-            let x = if full {
-                f32::from(v) / max
-            } else {
-                (f32::from(v) - f32::from(16u16 << shift)) / f32::from(219u16 << shift)
-            };
-            (x * 255.0).round().clamp(0.0, 255.0) as u8
-        })
+        .map(|&v| to8((f32::from(v) - y0) / ys))
         .collect()
 }
 
@@ -107,20 +127,11 @@ fn coefficients(matrix: u32) -> Option<(f32, f32)> {
 
 fn to_rgb(p: &dx::Picture) -> Vec<u8> {
     let (w, h) = (p.width, p.height);
-    let shift = p.bit_depth - 8;
-    let max = f32::from((1u16 << p.bit_depth) - 1);
-    // Sample → normalised value: (v − offset) / scale, for luma and for chroma.
-    let ((y0, ys), (c0, cs)) = if p.full_range {
-        ((0.0, max), (f32::from(1u16 << (p.bit_depth - 1)), max))
-    } else {
-        (
-            (f32::from(16u16 << shift), f32::from(219u16 << shift)),
-            (f32::from(128u16 << shift), f32::from(224u16 << shift)),
-        )
-    };
+    let (y0, ys) = luma_range(p.bit_depth, p.full_range);
+    let (c0, cs) = chroma_range(p.bit_depth, p.full_range);
     let luma = |v: u16| (f32::from(v) - y0) / ys;
     let chroma = |v: u16| (f32::from(v) - c0) / cs;
-    let to8 = |x: f32| (x * 255.0).round().clamp(0.0, 255.0) as u8;
+    let matrix = coefficients(p.matrix);
     let cw = (w + p.x_shift as usize) >> p.x_shift;
     let mut out = Vec::with_capacity(w * h * 3);
     for y in 0..h {
@@ -133,7 +144,7 @@ fn to_rgb(p: &dx::Picture) -> Vec<u8> {
             }
             let ci = (y >> p.y_shift) * cw + (x >> p.x_shift);
             let (cb, cr) = (p.planes[1][ci], p.planes[2][ci]);
-            match coefficients(p.matrix) {
+            match matrix {
                 None => {
                     // Identity: Y is G, Cb is B, Cr is R, all coded like luma.
                     out.extend_from_slice(&[to8(luma(cr)), to8(l), to8(luma(cb))]);

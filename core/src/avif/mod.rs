@@ -3,9 +3,9 @@
 //! monochrome AV1 image (the AVIF auxiliary alpha item).
 //!
 //! Chroma: 4:2:0 for photos (the web's default, and at equal quality smaller and faster than
-//! 4:4:4; docs/cost.md and BENCHMARKS.md have the measurements), 4:4:4 where subsampling shows:
-//! quality ≥ 90, and images from lossless sources (PNG, GIF, lossless WebP: text, line art, flat
-//! colours with sharp edges).
+//! 4:4:4; docs/cost.md and BENCHMARKS.md have the measurements), 4:4:4 where subsampling shows,
+//! as [`crate::encode::encode`] decides: `quality=` 90 and above, and images from lossless
+//! sources (PNG, GIF: text, line art, flat colours with sharp edges).
 
 mod aom;
 #[cfg(not(target_arch = "wasm32"))]
@@ -18,8 +18,9 @@ use image::DynamicImage;
 
 use crate::Error;
 
-/// How to encode: `quality` 1–100 (the AVIF scale of the spec's `quality=`), `speed` libaom's
-/// cpu-used (0 slowest … 9 fastest), `full_chroma` forces 4:4:4.
+/// How to encode: `quality` 0–100 on libavif's scale, `speed` libaom's cpu-used (0 slowest …
+/// 9 fastest), `full_chroma` 4:4:4 instead of 4:2:0 (decided by the caller,
+/// [`crate::encode::encode`], on Refract's quality scale).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Settings {
     pub quality: u8,
@@ -31,11 +32,6 @@ pub(crate) struct Settings {
 fn cq_level(quality: u8) -> u32 {
     let q = u32::from(quality.min(100));
     ((100 - q) * 63 + 50) / 100
-}
-
-/// Whether 4:4:4 is used for these settings.
-pub(crate) fn full_chroma(settings: &Settings) -> bool {
-    settings.full_chroma || settings.quality >= 90
 }
 
 pub(crate) fn encode(img: &DynamicImage, settings: Settings) -> Result<Vec<u8>, Error> {
@@ -50,7 +46,7 @@ pub(crate) fn encode(img: &DynamicImage, settings: Settings) -> Result<Vec<u8>, 
             })
         }
     };
-    let subsample = !full_chroma(&settings);
+    let subsample = !settings.full_chroma;
     let planes = yuv::planes(pixels, channels, w as usize, h as usize, subsample);
     let params = aom::Params {
         cq: cq_level(settings.quality),
