@@ -112,8 +112,12 @@ pub fn estimate(
     } else {
         1
     };
-    let decoded =
-        u64::from(header.width.div_ceil(shrink)) * u64::from(header.height.div_ceil(shrink));
+    let at = |s: u32| u64::from(header.width.div_ceil(s)) * u64::from(header.height.div_ceil(s));
+    let decoded = at(shrink);
+    // jpeg-decoder reads a subsampled baseline frame wanted at 1/8 at 1/4 and halves it
+    // (decode/pure_jpeg.rs); counted for every baseline JPEG at 1/8, which errs dear natively.
+    let via_quarter = header.format == InputFormat::Jpeg && !header.progressive && shrink == 8;
+    let planes = if via_quarter { at(4) } else { decoded };
     let output = u64::from(plan.canvas.0) * u64::from(plan.canvas.1);
     let resized = u64::from(plan.resize.0) * u64::from(plan.resize.1);
     if format == OutputFormat::Json {
@@ -133,7 +137,7 @@ pub fn estimate(
         InputFormat::Jpeg if header.progressive && !(header.progressive_scaled && shrink == 8) => {
             k::JPEG_PROGRESSIVE_SOURCE * mp(source) + k::JPEG_DECODED * mp(decoded)
         }
-        InputFormat::Jpeg => k::JPEG_SOURCE * mp(source) + k::JPEG_DECODED * mp(decoded),
+        InputFormat::Jpeg => k::JPEG_SOURCE * mp(source) + k::JPEG_DECODED * mp(planes),
         InputFormat::Png => k::PNG * mp(source) * f64::from(header.bytes_per_pixel.max(3)) / 3.0,
         InputFormat::Gif => k::GIF * mp(source),
         InputFormat::Webp => k::WEBP * mp(source),
@@ -175,7 +179,8 @@ pub fn estimate(
                 Some(per_block) => header.dct_blocks * per_block,
                 None => header.dct_blocks * 128,
             };
-            decoded * (2 * bpp) + coefficients
+            let halved = if via_quarter { decoded * bpp } else { 0 };
+            planes * (2 * bpp) + halved + coefficients
         }
         // libaom's frame buffers (C), the planes copied out as 16-bit samples, the RGB(A).
         InputFormat::Avif => decoded * (AVIF_DECODER_BYTES_PER_PIXEL + bpp),

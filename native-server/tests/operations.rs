@@ -251,8 +251,10 @@ async fn a_retry_joins_the_running_transform() {
 
 #[tokio::test]
 async fn work_that_could_not_finish_within_the_deadline_is_refused_at_once() {
-    // One worker and a 1 s deadline: at most 500 reference ms of work may be booked.
+    // One worker and a 1 s deadline: at most 500 reference ms of work may be booked. A slow
+    // libaom speed makes one AVIF cost seconds (speed 9 encodes this size in tens of ms).
     let f = fixture(|c| {
+        c.transform.avif_speed = 4;
         c.transform.workers = 1;
         c.transform.queue = 4;
         c.http.request_timeout_ms = 1000;

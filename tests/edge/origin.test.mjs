@@ -29,7 +29,8 @@ import {
 // x86 SIMD natively give the same bitstream; progressive JPEGs shrunk on load go through
 // Refract's own decoder on both sides). Baseline JPEG inputs differ: natively libjpeg-turbo
 // decodes them (its scaled IDCT and upsampling), at the edge jpeg-decoder: SSIM 0.980-0.999,
-// PSNR 36.3-45 dB (cmyk.jpg to JPEG the lowest). The bounds sit under those figures with a
+// PSNR 36.3-45 dB (cmyk.jpg to JPEG the lowest; icc-p3.jpg at 1/8 scored 31.7 dB until
+// jpeg-decoder's 1/8, which smears 4:2:0 chroma, was replaced by its 1/4 halved). The bounds sit under those figures with a
 // margin, and well above what real mistakes score on these samples: JPEG quality 70 instead
 // of 85 0.919 / 31.6 dB, sharpen=1 0.926, blur=1 0.735, a crop 1% off 0.320, a mirrored
 // image 0.242.

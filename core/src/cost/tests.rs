@@ -47,12 +47,13 @@ fn a_progressive_jpeg_costs_its_full_size_coefficients_only_where_they_are_kept(
     // 1/8 decode: 750×500 pixels either way.
     assert_eq!(small.decoded_pixels, 375_000);
     assert_eq!(small_progressive.decoded_pixels, 375_000);
-    // Baseline at 1/8 needs a few MiB; so does progressive through decode/progressive (DC
-    // and its plane: 3 bytes for each of the 1,125,000 blocks).
+    // Baseline at 1/8 needs a few MiB (jpeg-decoder decodes 1500×1000 at 1/4, 6 bytes a
+    // pixel, then halves it); so does progressive through decode/progressive (planes at 1/8,
+    // and DC and its plane: 3 bytes for each of the 1,125,000 blocks).
     assert!(small.memory_bytes < 16 << 20, "{small:?}");
     assert_eq!(
-        small_progressive.memory_bytes - small.memory_bytes,
-        1_125_000 * 3
+        small.memory_bytes - small_progressive.memory_bytes,
+        (1_500_000 * 6 + 375_000 * 3) - (375_000 * 6 + 1_125_000 * 3)
     );
     // Elsewhere it keeps 24 MP × 3 components × 2 bytes.
     assert!(
@@ -71,7 +72,7 @@ fn a_progressive_jpeg_costs_its_full_size_coefficients_only_where_they_are_kept(
     assert!(whole.memory_bytes > 24_000_000 * 6, "{whole:?}");
     // Entropy decoding: at 1/8 only the DC scans (no dearer than a baseline file); at other
     // scales, or through jpeg-decoder, every scan.
-    assert_eq!(small_progressive.cpu_ms, small.cpu_ms);
+    assert!(small_progressive.cpu_ms <= small.cpu_ms);
     assert!(small_elsewhere.cpu_ms > small.cpu_ms);
     assert!(half.cpu_ms > cost(&baseline, "width=2000", jpeg, &p).cpu_ms);
 }
