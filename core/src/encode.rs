@@ -80,7 +80,7 @@ pub fn encode(
     exif: Option<&[u8]>,
     graphic: bool,
 ) -> Result<Vec<u8>, Error> {
-    let native = crate::quality::encoder_quality(format, quality);
+    let native = crate::quality::encoder_quality(format, quality, policy);
     // AVIF keeps full-resolution chroma where JPEG does (the AVIF table was measured so).
     let full_chroma = graphic || quality >= crate::quality::FULL_CHROMA_FROM;
     encode_native(img, format, native, policy, exif, full_chroma)

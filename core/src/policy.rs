@@ -39,8 +39,11 @@ impl Default for Policy {
 }
 
 impl Policy {
-    /// libaom all-intra speed chosen by measurement (docs/cost.md, BENCHMARKS.md "AVIF").
-    pub const DEFAULT_AVIF_SPEED: u8 = 9;
+    /// libaom all-intra speed of native hosts, chosen by measurement (BENCHMARKS.md, "AVIF's
+    /// speed"): at equal SSIMULACRA2, speed 6 makes AVIF 14–20% smaller than speed 9 (which is
+    /// no smaller than WebP) for about 7× its encode CPU, still well under sharp's speed 5;
+    /// speeds 7 and 8 save 8–10% for 4–6×. The edge, with a CPU limit per request, sets 9.
+    pub const DEFAULT_AVIF_SPEED: u8 = 6;
     /// Twenty seconds of one core on the reference machine, inside the default request
     /// deadline (30 s): AVIF at speed 6 up to about 7 MP (3500×2000), lossy WebP and JPEG at
     /// every size the pixel limits allow. docs/cost.md has the measurements.

@@ -14,7 +14,7 @@
 //! The ends stay put: `quality=100` is the best each encoder can do (its own 100), and
 //! `quality=1` its lowest (its own 0).
 
-use crate::OutputFormat;
+use crate::{OutputFormat, Policy};
 
 /// The quality from which JPEG and AVIF encode chroma at full resolution (4:4:4).
 pub const FULL_CHROMA_FROM: u8 = 90;
@@ -42,10 +42,11 @@ const WEBP: &[(u8, f32)] = &[
     (100, 100.0),
 ];
 
-/// `(Refract quality, libavif quality)` knots, ascending in both. Measured on 2026-11-26 at
-/// libaom speed 9 (the default), 4:2:0 below [`FULL_CHROMA_FROM`] and 4:4:4 from it
-/// (BENCHMARKS.md); 1 and 100 are the ends. At a slower speed the same cq-level scores higher.
-const AVIF: &[(u8, f32)] = &[
+/// `(Refract quality, libavif quality)` knots for libaom speeds 7 to 9, ascending in both.
+/// Measured on 2026-11-26 at speed 9 (the edge's default), 4:2:0 below [`FULL_CHROMA_FROM`] and
+/// 4:4:4 from it (BENCHMARKS.md); 1 and 100 are the ends. At speeds 7 and 8 the same cq-level
+/// scores within 0.5 points of speed 9 (and makes 8–10% smaller files).
+const AVIF_FAST: &[(u8, f32)] = &[
     (1, 0.0),
     (20, 32.8),
     (25, 38.2),
@@ -66,24 +67,48 @@ const AVIF: &[(u8, f32)] = &[
     (100, 100.0),
 ];
 
+/// `(Refract quality, libavif quality)` knots for libaom speeds 0 to 6, ascending in both.
+/// Measured on 2026-11-26 at speed 6 (the native default), as [`AVIF_FAST`] (BENCHMARKS.md,
+/// "AVIF's speed"); slower speeds score higher still at the same cq-level.
+const AVIF_SLOW: &[(u8, f32)] = &[
+    (1, 0.0),
+    (20, 28.3),
+    (25, 33.8),
+    (30, 37.8),
+    (35, 41.3),
+    (40, 43.7),
+    (45, 46.1),
+    (50, 48.5),
+    (55, 50.0),
+    (60, 51.6),
+    (65, 53.7),
+    (70, 56.1),
+    (75, 59.4),
+    (80, 64.1),
+    (85, 70.5),
+    (90, 83.0),
+    (95, 91.1),
+    (100, 100.0),
+];
+
 /// The encoder's own quality for Refract's `quality` (1–100; values outside are clamped) and
 /// an output format: JPEG (and every format without a quality) keeps it, WebP and AVIF follow
-/// their tables.
-pub fn encoder_quality(format: OutputFormat, quality: u8) -> f32 {
+/// their tables (AVIF's depends on the policy's libaom speed).
+pub fn encoder_quality(format: OutputFormat, quality: u8, policy: &Policy) -> f32 {
     let q = quality.clamp(1, 100);
-    match format {
-        OutputFormat::Webp { .. } => interpolate(WEBP, q),
-        OutputFormat::Avif => interpolate(AVIF, q),
-        _ => f32::from(q),
+    match knots(format, policy) {
+        [] => f32::from(q),
+        table => interpolate(table, q),
     }
 }
 
-/// The knots of a format's table, for tests and the measurement tool: `(Refract quality,
-/// encoder quality)`. Empty for formats that use Refract's scale as it is.
-pub fn knots(format: OutputFormat) -> &'static [(u8, f32)] {
+/// The knots of a format's table at a policy's efforts, for tests and the measurement tool:
+/// `(Refract quality, encoder quality)`. Empty for formats that use Refract's scale as it is.
+pub fn knots(format: OutputFormat, policy: &Policy) -> &'static [(u8, f32)] {
     match format {
         OutputFormat::Webp { .. } => WEBP,
-        OutputFormat::Avif => AVIF,
+        OutputFormat::Avif if policy.avif_speed >= 7 => AVIF_FAST,
+        OutputFormat::Avif => AVIF_SLOW,
         _ => &[],
     }
 }

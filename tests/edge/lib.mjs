@@ -134,7 +134,15 @@ export async function startOrigin({ env = {}, originals = SAMPLES } = {}) {
     ['serve', '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--originals', originals],
     {
       cwd: dir,
-      env: { ...clean, REFRACT_LOG: 'warn', REFRACT_DATA_DIR: path.join(dir, 'data'), ...env },
+      // AVIF at the edge's default speed (9; the native default is 6), so that the parity
+      // tests can ask for the same bytes.
+      env: {
+        ...clean,
+        REFRACT_LOG: 'warn',
+        REFRACT_DATA_DIR: path.join(dir, 'data'),
+        REFRACT_TRANSFORM__AVIF_SPEED: '9',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

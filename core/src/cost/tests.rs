@@ -98,23 +98,28 @@ fn cost_grows_with_output_size_and_effort() {
 #[test]
 fn fifty_megapixels_of_avif_cost_more_than_a_minute() {
     // The request the review found: w=7000,h=7000,fit=squeeze,format=avif on any original.
-    // With rav1e it cost minutes at every speed; libaom's fastest all-intra speed (the
-    // default) does it in seconds, under the CPU cap; its memory estimate (about 2 GB) is
-    // what the server's memory budget admits few of at once. At a slow speed the CPU estimate
-    // is over the cap, as before.
+    // With rav1e it cost minutes at every speed. libaom's fastest all-intra speed (the edge's
+    // default) does it in seconds, under the CPU cap, and its memory estimate (about 2 GB) is
+    // what the server's memory budget admits few of at once; the native default (speed 6)
+    // needs the whole cap, and slow speeds are far over it.
     let h = header(InputFormat::Jpeg, (800, 600), false);
     let spec = "width=7000,height=7000,fit=squeeze";
-    let c = cost(&h, spec, OutputFormat::Avif, &Policy::default());
-    assert_eq!(c.output_pixels, 49_000_000);
-    assert!(c.cpu_ms < Policy::DEFAULT_MAX_CPU_MS, "{c:?}");
-    assert!(c.memory_bytes > 1 << 30, "{c:?}");
-    let slow = Policy {
-        avif_speed: 4,
-        ..Policy::default()
+    let at = |avif_speed| {
+        let p = Policy {
+            avif_speed,
+            ..Policy::default()
+        };
+        cost(&h, spec, OutputFormat::Avif, &p)
     };
-    let c = cost(&h, spec, OutputFormat::Avif, &slow);
-    assert!(c.cpu_ms > 60_000, "{c:?}");
-    assert!(c.cpu_ms > Policy::DEFAULT_MAX_CPU_MS);
+    let fast = at(9);
+    assert_eq!(fast.output_pixels, 49_000_000);
+    assert!(fast.cpu_ms < Policy::DEFAULT_MAX_CPU_MS / 4, "{fast:?}");
+    assert!(fast.memory_bytes > 1 << 30, "{fast:?}");
+    let default = at(Policy::DEFAULT_AVIF_SPEED);
+    assert!(default.cpu_ms > 15_000, "{default:?}");
+    let slow = at(4);
+    assert!(slow.cpu_ms > 60_000, "{slow:?}");
+    assert!(slow.cpu_ms > Policy::DEFAULT_MAX_CPU_MS);
 }
 
 #[test]
