@@ -4,6 +4,7 @@
 //   node run.mjs [--contenders refract,jsquash,wio] [--images 2mp=PATH,8mp=PATH,...]
 //                [--formats webp,avif] [--warmup 2] [--n 5] [--avif-speed 9]
 //                [--webp-quality 80] [--avif-quality 60] [--peer-avif-matched auto|N|'']
+//                [--refract-webp-quality 77] [--refract-avif-quality 70]
 //                [--fresh-memory 16mp]   (image labels for the fresh-isolate memory pass; '' skips)
 //                [--jsquash-420 1]       (an extra jsquash AVIF cell at 4:2:0, Refract's chroma
 //                                         for photos; '' skips)
@@ -41,6 +42,12 @@ const N = Number(arg('n', '5'));
 const AVIF_SPEED = arg('avif-speed', '9');
 const WEBP_QUALITY = arg('webp-quality', '80');
 const AVIF_QUALITY = arg('avif-quality', '60');
+// Refract's `quality=` is one scale for every format (core/src/quality.rs), mapped onto each
+// encoder's own: at the edge's speed 9, Refract 70 is libavif 60.1 (rounded to 60: the same
+// cq-level as the peers' 60) and Refract 77 is libwebp 79.7 (the peers' 80). At AVIF speeds
+// 0-6 Refract's table differs: pass --refract-avif-quality 76 there (libavif 60.3).
+const REFRACT_WEBP_QUALITY = arg('refract-webp-quality', '77');
+const REFRACT_AVIF_QUALITY = arg('refract-avif-quality', '70');
 // The peers' AVIF once more at the libavif quality whose AV1 quantizer (qindex) is nearest the
 // one ravif uses for AVIF_QUALITY: "quality 60" is not the same quantizer in both. `auto`
 // computes it (42 for 60); a number forces it; empty skips the extra rows.
@@ -183,7 +190,8 @@ async function contender(name) {
         MAX_DECODE_PIXELS: '200000000',
         MAX_AVIF_PIXELS: '100000000',
       },
-      url: (key, format) => `/${key}?width=800&format=${format}&quality=${format === 'webp' ? WEBP_QUALITY : AVIF_QUALITY}`,
+      url: (key, format) =>
+        `/${key}?width=800&format=${format}&quality=${format === 'webp' ? REFRACT_WEBP_QUALITY : REFRACT_AVIF_QUALITY}`,
       memoryHeader: 'x-refract-memory',
     };
   }
@@ -352,6 +360,7 @@ function report(results) {
   const lines = [];
   lines.push(`Per request, client-measured, sequential; ${WARMUP} warm-up + ${N} timed requests per cell. ` +
     `WebP quality ${WEBP_QUALITY} (method ${WEBP_METHOD} where settable), AVIF quality ${AVIF_QUALITY}, speed ${AVIF_SPEED}` +
+    ` (Refract: quality=${REFRACT_WEBP_QUALITY} for WebP and ${REFRACT_AVIF_QUALITY} for AVIF on its own scale, the same encoder settings)` +
     (PEER_AVIF_MATCHED
       ? `; rows "q${PEER_AVIF_MATCHED}": the peer's AVIF at libavif quality ${PEER_AVIF_MATCHED} (qindex ${libavifQindex(Number(PEER_AVIF_MATCHED))}), ` +
         `the nearest to ravif's quality ${AVIF_QUALITY} (qindex ${ravifQindex(Number(AVIF_QUALITY))}); libavif's own quality ${AVIF_QUALITY} is qindex ${libavifQindex(Number(AVIF_QUALITY))}.`
