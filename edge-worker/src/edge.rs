@@ -189,13 +189,20 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
         Err(Fetched::OverBudget(over)) => return handoff(&cfg, &ask, over).await,
     };
     // What the transform would cost, from the header alone: over the edge budget (or the CPU
-    // cap), the request goes to the origin before any pixel is decoded.
+    // cap), the request goes to the origin before any pixel is decoded. So do AVIF originals,
+    // which the origin decodes and the edge cannot (no safe AV1 decoder in wasm32; without an
+    // origin they stay 415 `unsupported_format`).
     let estimate = match refract_core::estimate(&original.bytes, &spec, &context(&ask.accept, &cfg))
     {
         Ok(e) => e,
         Err(over @ refract_core::Error::TooCostly { .. }) => {
             return handoff(&cfg, &ask, over).await
         }
+        Err(
+            avif @ refract_core::Error::UnsupportedInput {
+                detected: Some("AVIF"),
+            },
+        ) => return handoff(&cfg, &ask, avif).await,
         Err(e) => return Err(e.into()),
     };
     if let Err(over) = budget::check_plan(

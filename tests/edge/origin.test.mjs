@@ -3,7 +3,7 @@
 // the same URL, handoff of over-budget requests by proxy and by redirect, and an origin that
 // does not answer.
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,6 +13,7 @@ import {
   assertImage,
   deadPort,
   httpGet,
+  nativeTransform,
   probe,
   show,
   similarity,
@@ -61,6 +62,8 @@ describe('worker with the native server as HTTP origin and handoff origin', { ti
       await copyFile(path.join(SAMPLES, k), path.join(dir, k));
     }
     await copyFile(path.join(SAMPLES, 'cat-small.jpg'), path.join(dir, 'photos/my cat.jpg'));
+    // An AVIF original (451x300, made by the native core): the edge cannot decode AVIF.
+    await writeFile(path.join(dir, 'photo.avif'), await nativeTransform('cat-small.jpg', 'format=avif', { avifSpeed: 10 }));
     // Parity compares bytes, not speed: a debug-built origin encoding AVIF from a 10 MP photo
     // on a loaded 2-core machine can take longer than the default 30 s deadline.
     origin = await startOrigin({
@@ -238,6 +241,18 @@ describe('worker with the native server as HTTP origin and handoff origin', { ti
     it('over budget and over the output limits: 400 output_too_large', async () => {
       const res = await proxy.get('/bird-20mp.jpg?width=13000&fit=contain');
       assertError(assert, res, 400, 'output_too_large');
+    });
+    it('an AVIF original: decoded by the origin', async () => {
+      const url = '/photo.avif?width=200&format=webp';
+      const edge = await proxy.get(url);
+      await assertImage(assert, edge, { type: 'webp', width: 200, height: 133 });
+      assert.equal(edge.headers.get('x-refract-handoff'), 'proxy');
+      const native = await httpGet(origin.url + url);
+      assert.equal(edge.headers.get('etag'), native.headers.get('etag'));
+      assert.ok(edge.body.equals(native.body), 'the same bytes as the origin');
+      const redirected = await redirect.get(url);
+      assert.equal(redirected.status, 307, show(redirected));
+      assert.equal(redirected.headers.get('location'), origin.url + url);
     });
     it('within the budget: no handoff', async () => {
       const res = await proxy.get('/bridge-10mp.jpg?width=320');
