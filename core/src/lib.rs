@@ -7,10 +7,12 @@
 //!
 //! The pipeline: sniff → read header → check [`Limits`] → [`Plan`] → decode (JPEG at reduced
 //! DCT scale when the plan shrinks by 2× or more) → EXIF orientation → trim → flip/rotate →
-//! `gravity=auto` saliency → crop and resize → ICC to sRGB → background/pad → blur/sharpen →
-//! encode. Same input and spec give the same bytes on the same target.
+//! `gravity=auto` saliency → crop and resize → ICC to sRGB → brightness/contrast/gamma/saturation
+//! → background/pad → blur/sharpen → encode. Same input and spec give the same bytes on the same
+//! target.
 
 #[cfg(feature = "avif")]
+pub mod adjust;
 mod avif;
 pub mod color;
 pub mod cost;
@@ -161,6 +163,9 @@ pub fn transform_estimated(
         (None, Some(profile)) => color::to_srgb(&mut img, profile),
         (None, None) => Icc::None,
     };
+    // Brightness, contrast, gamma and saturation, on the image's own pixels in sRGB (before
+    // any background or padding is added).
+    img = adjust::apply(img, &spec.adjust);
 
     // Background and format: an opaque background flattens transparency under the image.
     if let Some(bg) = spec.background.filter(|bg| bg.0[3] == 255) {

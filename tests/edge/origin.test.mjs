@@ -99,6 +99,7 @@ describe('worker with the native server as HTTP origin and handoff origin', { ti
       ['/cdn-cgi/image/width=250,quality=80,format=baseline-jpeg/orientation-6.jpg'],
       ['/cmyk.jpg?width=300&format=jpeg'],
       ['/icc-p3.jpg?width=300&height=300&fit=pad&background=%23336699&format=png'],
+      ['/cdn-cgi/image/width=300,brightness=1.2,contrast=1.1,gamma=0.9,saturation=1.4,format=png/baseline.jpg'],
       ['/palette-trns.png?width=150&format=webp'],
       ['/progressive.jpg?width=500&height=300&fit=crop&gravity=auto&format=webp'],
       ['/logo-alpha.png?width=100&format=png'],

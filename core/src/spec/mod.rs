@@ -9,7 +9,10 @@
 //! Why this file is over 400 lines: it is the spec's types and their canonical spelling side by
 //! side, one block per option, so that adding an option touches one place in this file.
 
+mod adjust;
 mod parse;
+
+pub use adjust::Adjust;
 
 pub use parse::{canonical_name, option_names, percent_decode, split_options, split_query, Pair};
 
@@ -270,6 +273,8 @@ pub struct Spec {
     pub blur: Option<u8>,
     /// Unsharp-mask strength, `(0, 10]`.
     pub sharpen: Option<f32>,
+    /// Brightness, contrast, gamma and saturation.
+    pub adjust: Adjust,
     pub quality: Option<Quality>,
     pub format: Option<Format>,
     pub metadata: Metadata,
@@ -300,6 +305,7 @@ impl Default for Spec {
             background: None,
             blur: None,
             sharpen: None,
+            adjust: Adjust::default(),
             quality: None,
             format: None,
             metadata: Metadata::None,
@@ -422,6 +428,7 @@ impl fmt::Display for Spec {
         if let Some(s) = self.sharpen {
             parts.push(format!("sharpen={s}"));
         }
+        self.adjust.write_parts(&mut parts);
         match self.quality {
             None => {}
             Some(Quality::Value(q)) => parts.push(format!("quality={q}")),

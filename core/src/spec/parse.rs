@@ -32,6 +32,10 @@ const KEYS: &[(&str, &[&str])] = &[
     ("background", &[]),
     ("blur", &[]),
     ("sharpen", &[]),
+    ("brightness", &[]),
+    ("contrast", &[]),
+    ("gamma", &[]),
+    ("saturation", &[]),
     ("quality", &["q"]),
     ("format", &["f"]),
     ("metadata", &[]),
@@ -252,6 +256,9 @@ impl Builder {
                 let v = parse_float(k, value, 0.0, 10.0, "a number from 0 to 10")?;
                 s.sharpen = (v > 0.0).then_some(v);
             }
+            "brightness" | "contrast" | "gamma" | "saturation" => {
+                s.adjust.set(k, value)?;
+            }
             "quality" => s.quality = Some(parse_quality(value)?),
             "format" => s.format = Some(parse_named(k, value, &Format::ALL)?),
             "metadata" => s.metadata = parse_named(k, value, &Metadata::ALL)?,
@@ -340,7 +347,7 @@ fn parse_dimension(key: &'static str, value: &str) -> Result<u32, Error> {
     parse_u32(key, value, 1, MAX_DIMENSION)
 }
 
-fn parse_float(
+pub(super) fn parse_float(
     key: &'static str,
     value: &str,
     min: f32,

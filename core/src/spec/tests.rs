@@ -525,6 +525,43 @@ fn blur() {
 }
 
 #[test]
+fn brightness_contrast_gamma_saturation() {
+    for key in Adjust::KEYS {
+        let set = |s: &mut Spec, v: Option<f32>| match key {
+            "brightness" => s.adjust.brightness = v,
+            "contrast" => s.adjust.contrast = v,
+            "gamma" => s.adjust.gamma = v,
+            _ => s.adjust.saturation = v,
+        };
+        for (value, v) in [("0.5", Some(0.5f32)), ("2", Some(2.0)), ("10", Some(10.0))] {
+            assert_valid(key, value, &with(|s| set(s, v)));
+            assert_eq!(
+                ok(&format!("{key}={value}")).to_string(),
+                format!("{key}={}", v.unwrap())
+            );
+        }
+        // 1 is no change: not part of the canonical spec, so not of the variant's identity.
+        assert!(ok(&format!("{key}=1")).is_identity(), "{key}");
+        assert!(ok(&format!("{key}=1.0")).is_identity(), "{key}");
+        for value in ["10.5", "-1", "", "x", "1e1", "inf"] {
+            assert_invalid(key, value, key);
+        }
+    }
+    // 0 is ignored for brightness, contrast and gamma (Cloudflare's rule) and is greyscale
+    // for saturation.
+    for key in ["brightness", "contrast", "gamma"] {
+        assert!(ok(&format!("{key}=0")).is_identity(), "{key}");
+    }
+    assert_eq!(ok("saturation=0").adjust.saturation, Some(0.0));
+    assert_eq!(ok("saturation=0").to_string(), "saturation=0");
+    // Canonical order whatever the URL's.
+    assert_eq!(
+        ok("saturation=2,gamma=1.5,brightness=0.8").to_string(),
+        "brightness=0.8,gamma=1.5,saturation=2"
+    );
+}
+
+#[test]
 fn sharpen() {
     for (value, v) in [
         ("0", None),
@@ -969,6 +1006,7 @@ fn canonical_form() {
             background: Some(Rgba([0x10, 0x20, 0x30, 255])),
             blur: Some(3),
             sharpen: Some(1.5),
+            adjust: Adjust::default(),
             quality: Some(Quality::MediumHigh),
             format: Some(Format::Webp),
             metadata: Metadata::Copyright,
@@ -1025,6 +1063,10 @@ fn option_names_cover_the_vocabulary() {
         "background",
         "blur",
         "sharpen",
+        "brightness",
+        "contrast",
+        "gamma",
+        "saturation",
         "quality",
         "q",
         "format",
@@ -1036,7 +1078,7 @@ fn option_names_cover_the_vocabulary() {
     ] {
         assert!(names.contains(&n), "{n} missing");
     }
-    assert_eq!(names.len(), 26, "{names:?}");
+    assert_eq!(names.len(), 30, "{names:?}");
     // Every name is accepted by the parser with some value (none is unknown).
     for n in names {
         let e = Spec::parse(&format!("{n}=%00")).expect_err(n);
@@ -1154,11 +1196,22 @@ fn arb_spec() -> impl Strategy<Value = Spec> {
         any::<bool>(),
         proptest::option::of("[A-Za-z0-9._~-]{1,64}"),
     );
-    (geometry, effects, output).prop_map(
+    let factor =
+        || proptest::option::of(arb_positive_f32(10.0).prop_filter("1 is None", |v| *v != 1.0));
+    let adjust = (factor(), factor(), factor(), factor()).prop_map(
+        |(brightness, contrast, gamma, saturation)| Adjust {
+            brightness,
+            contrast,
+            gamma,
+            saturation,
+        },
+    );
+    (geometry, effects, output, adjust).prop_map(
         |(
             (width, height, dpr, fit, gravity, trim),
             (flip, rotate, background, blur, sharpen, quality),
             (format, metadata, anim, version),
+            adjust,
         )| Spec {
             width,
             height,
@@ -1171,6 +1224,7 @@ fn arb_spec() -> impl Strategy<Value = Spec> {
             background,
             blur,
             sharpen,
+            adjust,
             quality,
             format,
             metadata,

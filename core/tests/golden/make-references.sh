@@ -24,4 +24,11 @@ $im "$s/baseline.jpg" -crop 1000x800+400+100 +repage -filter Lanczos -resize 200
 $im "$s/baseline.jpg" -filter Lanczos -resize 300x325 -background red -gravity center -extent 300x325 baseline-pad-red-300x325.png
 $im "$s/palette.png" -filter Lanczos -resize 400x palette-w400.png
 $im "$s/alpha-lossless.webp" -filter Lanczos -resize 200x alpha-webp-w200.png
+# brightness=0.7,contrast=1.3,gamma=1.4: v*0.7, then (v-0.5)*1.3+0.5, then v^(1/1.4).
+$im "$s/baseline.jpg" -filter Lanczos -resize 300x -evaluate multiply 0.7 -function polynomial 1.3,-0.15 -gamma 1.4 baseline-tone-w300.png
+# saturation=s: each channel Y + (v - Y)*s with Y = 0.2126 R + 0.7152 G + 0.0722 B, as a matrix.
+sat() { awk -v s="$1" 'BEGIN { split("0.2126 0.7152 0.0722", w, " ");
+    for (i = 1; i <= 3; i++) for (j = 1; j <= 3; j++) printf "%.6f ", (1 - s) * w[j] + (i == j ? s : 0) }'; }
+$im "$s/baseline.jpg" -filter Lanczos -resize 300x -color-matrix "$(sat 1.6)" baseline-saturation-w300.png
+$im "$s/baseline.jpg" -filter Lanczos -resize 300x -color-matrix "$(sat 0)" baseline-grey-w300.png
 ls -la "$here"/*.png
