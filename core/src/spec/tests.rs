@@ -1168,7 +1168,9 @@ fn select_of<T: Clone + std::fmt::Debug + 'static>(
     prop::sample::select(table.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>())
 }
 
-fn arb_spec() -> impl Strategy<Value = Spec> {
+/// Boxed, group by group: a nest of unboxed tuple strategies builds its value trees on the
+/// stack, which overflowed wasm32-wasip1's 1 MiB stack in debug builds.
+fn arb_spec() -> BoxedStrategy<Spec> {
     let geometry = (
         arb_dimension(),
         arb_dimension(),
@@ -1176,7 +1178,8 @@ fn arb_spec() -> impl Strategy<Value = Spec> {
         select_of(&Fit::ALL),
         arb_gravity(),
         arb_trim(),
-    );
+    )
+        .boxed();
     let effects = (
         prop_oneof![Just(Flip::None), select_of(&Flip::ALL)],
         prop::sample::select(vec![
@@ -1189,49 +1192,53 @@ fn arb_spec() -> impl Strategy<Value = Spec> {
         proptest::option::of(1u8..=250),
         proptest::option::of(arb_positive_f32(10.0)),
         arb_quality(),
-    );
+    )
+        .boxed();
     let output = (
         proptest::option::of(select_of(&Format::ALL)),
         select_of(&Metadata::ALL),
         any::<bool>(),
         proptest::option::of("[A-Za-z0-9._~-]{1,64}"),
-    );
+    )
+        .boxed();
     let factor =
         || proptest::option::of(arb_positive_f32(10.0).prop_filter("1 is None", |v| *v != 1.0));
-    let adjust = (factor(), factor(), factor(), factor()).prop_map(
-        |(brightness, contrast, gamma, saturation)| Adjust {
+    let adjust = (factor(), factor(), factor(), factor())
+        .prop_map(|(brightness, contrast, gamma, saturation)| Adjust {
             brightness,
             contrast,
             gamma,
             saturation,
-        },
-    );
-    (geometry, effects, output, adjust).prop_map(
-        |(
-            (width, height, dpr, fit, gravity, trim),
-            (flip, rotate, background, blur, sharpen, quality),
-            (format, metadata, anim, version),
-            adjust,
-        )| Spec {
-            width,
-            height,
-            dpr,
-            fit,
-            gravity,
-            trim,
-            flip,
-            rotate,
-            background,
-            blur,
-            sharpen,
-            adjust,
-            quality,
-            format,
-            metadata,
-            anim,
-            version,
-        },
-    )
+        })
+        .boxed();
+    (geometry, effects, output, adjust)
+        .prop_map(
+            |(
+                (width, height, dpr, fit, gravity, trim),
+                (flip, rotate, background, blur, sharpen, quality),
+                (format, metadata, anim, version),
+                adjust,
+            )| Spec {
+                width,
+                height,
+                dpr,
+                fit,
+                gravity,
+                trim,
+                flip,
+                rotate,
+                background,
+                blur,
+                sharpen,
+                adjust,
+                quality,
+                format,
+                metadata,
+                anim,
+                version,
+            },
+        )
+        .boxed()
 }
 
 /// A value for a random option: mostly plausible, sometimes garbage.
