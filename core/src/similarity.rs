@@ -19,22 +19,28 @@ pub fn compare(a: &DynamicImage, b: &DynamicImage) -> Option<Similarity> {
         return None;
     }
     let (a, b) = (rgb_over_white(a), rgb_over_white(b));
-    let mse = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
-        .sum::<f64>()
-        / a.len() as f64;
-    let psnr = if mse == 0.0 {
-        f64::INFINITY
-    } else {
-        10.0 * (255.0f64 * 255.0 / mse).log10()
-    };
     let (la, lb) = (luma(&a), luma(&b));
     Some(Similarity {
         ssim: mean_ssim(&la, &lb, w, h),
-        psnr,
+        psnr: psnr(&a, &b),
     })
+}
+
+/// PSNR in dB of two 8-bit sample buffers, compared sample by sample over the shorter one
+/// (`f64::INFINITY` when they are equal).
+pub fn psnr(a: &[u8], b: &[u8]) -> f64 {
+    let n = a.len().min(b.len()).max(1);
+    let mse = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
+        .sum::<f64>()
+        / n as f64;
+    if mse == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (255.0f64 * 255.0 / mse).log10()
+    }
 }
 
 fn rgb_over_white(img: &DynamicImage) -> Vec<u8> {

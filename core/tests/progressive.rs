@@ -69,15 +69,7 @@ fn ours(bytes: &[u8], shrink: u32) -> Rgb {
 
 fn psnr(a: &[u8], b: &[u8]) -> f64 {
     assert_eq!(a.len(), b.len());
-    let se: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
-        .sum();
-    if se == 0.0 {
-        return f64::INFINITY;
-    }
-    10.0 * (255.0f64.powi(2) / (se / a.len() as f64)).log10()
+    refract_core::similarity::psnr(a, b)
 }
 
 /// Decodes at 1/2, 1/4 and 1/8 both ways; returns the lowest PSNR.

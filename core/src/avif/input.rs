@@ -183,16 +183,6 @@ mod tests {
         }
     }
 
-    fn psnr(a: &[u8], b: &[u8]) -> f64 {
-        let mse = a
-            .iter()
-            .zip(b)
-            .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
-            .sum::<f64>()
-            / a.len() as f64;
-        10.0 * (255.0f64.powi(2) / mse.max(1e-9)).log10()
-    }
-
     #[test]
     fn our_own_avif_decodes_back_to_its_pixels() {
         for (alpha, full_chroma) in [(false, false), (true, false), (false, true)] {
@@ -208,7 +198,7 @@ mod tests {
             let back = decode(&file, 1 << 20).expect("decode");
             assert_eq!((back.width(), back.height()), (67, 45));
             assert_eq!(back.color().has_alpha(), alpha);
-            let db = psnr(back.as_bytes(), src.as_bytes());
+            let db = crate::similarity::psnr(back.as_bytes(), src.as_bytes());
             assert!(
                 db > 35.0,
                 "PSNR {db:.1} dB (alpha {alpha}, 4:4:4 {full_chroma})"

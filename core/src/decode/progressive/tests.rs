@@ -126,12 +126,7 @@ fn jpeg_decoder_full(bytes: &[u8]) -> Vec<u8> {
 
 fn psnr(a: &[u8], b: &[u8]) -> f64 {
     assert_eq!(a.len(), b.len());
-    let se: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
-        .sum();
-    10.0 * (255.0f64.powi(2) / (se / a.len() as f64).max(1e-12)).log10()
+    crate::similarity::psnr(a, b)
 }
 
 /// At full size every coefficient of every scan is decoded: the pixels then match
