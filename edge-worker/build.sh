@@ -55,10 +55,10 @@ fi
 wasm_bytes=$(stat -c %s "$out/refract_edge_bg.wasm")
 gz_bytes=$(gzip -9 -c "$out/refract_edge_bg.wasm" | wc -c)
 echo "build.sh: $out/refract_edge_bg.wasm: $wasm_bytes bytes, $gz_bytes gzipped"
-# The project's budget for the module (docs/edge.md): 2.0 MB gzipped (issue 13: room for
-# libaom's encoder and libwebp's SIMD kernels), under Cloudflare's free-plan limit of 3 MB
-# compressed.
-budget=2000000
+# The project's budget for the module (docs/edge.md): 2.1 MB gzipped (issue 13: room for
+# libaom's encoder and libwebp's SIMD kernels; issue 14: the animation encoders), under
+# Cloudflare's free-plan limit of 3 MB compressed.
+budget=2100000
 if [ "$gz_bytes" -gt "$budget" ]; then
     echo "build.sh: over the budget of $budget bytes gzipped" >&2
     exit 1

@@ -4,7 +4,8 @@
 # errors, originals from R2 and from an HTTP origin, handoff of over-budget requests to the
 # native server (proxy and redirect), parity of the worker's pixels with `refract serve`'s,
 # freshness (cached results checked against replaced, deleted or unreachable originals),
-# Cache-Control, v= and Cache-Tag, and rate limits through the Rate Limiting bindings.
+# Cache-Control, v= and Cache-Tag, rate limits through the Rate Limiting bindings, and client
+# hints (width=auto, dpr=auto) and onerror=redirect.
 # The tests are tests/edge/*.test.mjs (node:test, Node 22); each starts and stops its own
 # workerd instances and native servers on 127.0.0.1 ports chosen by the system.
 #

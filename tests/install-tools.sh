@@ -21,6 +21,9 @@ command -v avifdec >/dev/null 2>&1 || need+=(libavif-bin)
 command -v node >/dev/null 2>&1 || need+=(nodejs)   # runs the wasm32-wasip1 tests
 # cjpeg and jpegtran make progressive JPEGs with other scan scripts for core/tests/progressive.rs.
 command -v jpegtran >/dev/null 2>&1 || need+=(libjpeg-turbo-progs)
+# rsvg-convert (librsvg, Debian 12: 2.54.7) renders the SVG golden references
+# (core/tests/golden/make-references.sh), a renderer independent of resvg.
+command -v rsvg-convert >/dev/null 2>&1 || need+=(librsvg2-bin)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)   # tests/e2e-browser.sh
 # PostgreSQL server binaries (initdb, pg_ctl) for the metadata store's conformance run.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)

@@ -57,6 +57,11 @@ mod ms_per_mp {
     pub const WEBP: f64 = 20.0;
     /// AVIF inputs (libaom's decoder, then Y′CbCr to RGB in Rust).
     pub const AVIF_DECODE: f64 = 60.0;
+    /// SVG inputs: per rendered megapixel (resvg; the samples take 2 to 19 ms, drawing their
+    /// canvas 1.3 to 3 times), and per megabyte of markup (two parses, probe and decode, of
+    /// 28 ms each, and 61 ms setting up 17,000 small paths). `examples/svg_render.rs`.
+    pub const SVG_RENDER: f64 = 20.0;
+    pub const SVG_MARKUP_PER_MB: f64 = 120.0;
     /// Resize, per decoded and per output megapixel.
     pub const RESIZE_IN: f64 = 2.5;
     pub const RESIZE_OUT: f64 = 8.0;
@@ -76,6 +81,8 @@ mod ms_per_mp {
         22_100.0, 10_100.0, 7_900.0, 6_140.0, 3_000.0, 2_560.0, 400.0, 345.0, 211.0, 55.0,
     ];
     pub const AVIF_FIXED: f64 = 10.0;
+    /// GIF frames: NeuQuant colour quantization (sample factor 10) and LZW.
+    pub const GIF_OUT: (f64, f64) = (2.0, 120.0);
     /// Every transform pays a little whatever its size.
     pub const FIXED_MS: f64 = 1.0;
 }
@@ -92,6 +99,8 @@ fn encoder_bytes_per_pixel(format: OutputFormat) -> u64 {
         // examples/avif_memory.rs: 19 bytes per pixel at 4:2:0, 31 at 4:4:4, 23 with alpha
         // (encoded after the colour, so the peaks do not add) at 1 MP, less per pixel above.
         OutputFormat::Avif => 32,
+        // The quantizer's network and the indexed frame.
+        OutputFormat::Gif => 2,
         OutputFormat::Json => 0,
     }
 }
@@ -113,7 +122,15 @@ pub fn estimate(
         1
     };
     let at = |s: u32| u64::from(header.width.div_ceil(s)) * u64::from(header.height.div_ceil(s));
-    let decoded = at(shrink);
+    // An SVG is rendered at the plan's scale, not at its intrinsic size.
+    let (decoded_width, decoded_height) = match header.format {
+        InputFormat::Svg => crate::decode::svg::render_size(header, plan),
+        _ => (
+            header.width.div_ceil(shrink),
+            header.height.div_ceil(shrink),
+        ),
+    };
+    let decoded = u64::from(decoded_width) * u64::from(decoded_height);
     // jpeg-decoder reads a subsampled baseline frame wanted at 1/8 at 1/4 and halves it
     // (decode/pure_jpeg.rs); counted for every baseline JPEG at 1/8, which errs dear natively.
     let via_quarter = header.format == InputFormat::Jpeg && !header.progressive && shrink == 8;
@@ -142,6 +159,9 @@ pub fn estimate(
         InputFormat::Gif => k::GIF * mp(source),
         InputFormat::Webp => k::WEBP * mp(source),
         InputFormat::Avif => k::AVIF_DECODE * mp(source),
+        InputFormat::Svg => {
+            k::SVG_RENDER * mp(decoded) + k::SVG_MARKUP_PER_MB * mp(input_len as u64)
+        }
     };
     let resize_ms = k::RESIZE_IN * mp(decoded) + k::RESIZE_OUT * mp(resized.max(output));
     let (fixed, per_mp) = match format {
@@ -156,6 +176,7 @@ pub fn estimate(
             k::AVIF_FIXED,
             k::AVIF_BY_SPEED[usize::from(policy.avif_speed.min(9))],
         ),
+        OutputFormat::Gif => k::GIF_OUT,
         OutputFormat::Json => (0.0, 0.0),
     };
     let encode_ms = fixed + per_mp * mp(output);
@@ -184,6 +205,10 @@ pub fn estimate(
         }
         // libaom's frame buffers (C), the planes copied out as 16-bit samples, the RGB(A).
         InputFormat::Avif => decoded * (AVIF_DECODER_BYTES_PER_PIXEL + bpp),
+        // The canvas, resvg's layers (groups with opacity, masks, filters), and usvg's tree.
+        InputFormat::Svg => {
+            decoded * SVG_LAYER_BYTES_PER_PIXEL + input_len as u64 * SVG_TREE_BYTES_PER_BYTE
+        }
         // The image crate's buffer in the file's own colour type, and the decoder's rows.
         _ => decoded * bpp + u64::from(header.width) * bpp * 4,
     };
@@ -196,11 +221,10 @@ pub fn estimate(
         || plan.flip != crate::Flip::None
         || plan.rotate != crate::Rotate::None;
     let geometry = if moved { decoded * px } else { 0 };
-    let decoded_height = u64::from(header.height.div_ceil(shrink));
     let resize = if plan.is_geometry_identity() {
         0
     } else {
-        u64::from(plan.resize.0) * decoded_height * px + resized * px
+        u64::from(plan.resize.0) * u64::from(decoded_height) * px + resized * px
     };
     let canvas = output.max(resized) * 4;
     let memory_bytes = input_len as u64
@@ -222,6 +246,16 @@ pub fn estimate(
 /// libaom's decoder holds its frame and a few working buffers (1.5 bytes per pixel each at
 /// 4:2:0, 16-bit samples for deep images), and the planes copied out are 3 × 2 bytes.
 const AVIF_DECODER_BYTES_PER_PIXEL: u64 = 24;
+
+/// resvg's canvas (4 bytes a pixel, premultiplied RGBA), the layers isolated groups, masks,
+/// clips, filters and pattern tiles draw into (the guard in `decode/svg` refuses documents that
+/// keep more than [`crate::decode::svg::MAX_LAYERS`] canvases of them at once), and the RGB
+/// copy of an opaque render.
+const SVG_LAYER_BYTES_PER_PIXEL: u64 = 4 * (1 + crate::decode::svg::MAX_LAYERS) + 3;
+
+/// usvg's tree per byte of markup (paths in f32, styles resolved, `<use>` instantiated):
+/// 12 measured for 1 MiB of small paths (tests/svg_memory.rs).
+const SVG_TREE_BYTES_PER_BYTE: u64 = 16;
 
 /// Tables, small buffers and the encoded output of any transform.
 const FIXED_BYTES: u64 = 1 << 20;

@@ -17,6 +17,8 @@ mod frame;
 pub mod progressive;
 mod pure_jpeg;
 mod sniff;
+pub mod svg;
+pub use svg::decode_planned;
 #[cfg(all(feature = "turbojpeg", not(target_arch = "wasm32")))]
 pub mod turbo;
 pub use sniff::{servable_type, sniff, SNIFF_BYTES};
@@ -30,6 +32,8 @@ pub enum InputFormat {
     Webp,
     /// Decoded natively only (libaom); the edge's build refuses it as unsupported.
     Avif,
+    /// Rasterized by resvg with the `svg` feature (not in the edge's build): [`svg`].
+    Svg,
 }
 
 impl InputFormat {
@@ -40,6 +44,7 @@ impl InputFormat {
             InputFormat::Gif => "image/gif",
             InputFormat::Webp => "image/webp",
             InputFormat::Avif => "image/avif",
+            InputFormat::Svg => "image/svg+xml",
         }
     }
 
@@ -50,6 +55,7 @@ impl InputFormat {
             InputFormat::Gif => "GIF",
             InputFormat::Webp => "WebP",
             InputFormat::Avif => "AVIF",
+            InputFormat::Svg => "SVG",
         }
     }
 }
@@ -78,6 +84,9 @@ pub struct Header {
     pub bytes_per_pixel: u8,
     /// Whether the colour type can hold transparency (the pixels may still all be opaque).
     pub alpha: bool,
+    /// An animated GIF or WebP: its frames, loop count and stored pixels (from a scan of the
+    /// container, [`crate::anim`]). `None` for a still image.
+    pub animation: Option<crate::anim::Info>,
 }
 
 /// Reads the header and checks the pixel limit. Allocates no pixel buffer.
@@ -94,6 +103,7 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Header, Error> {
         InputFormat::Gif => probe_image(format, gif_decoder(bytes, limits)?)?,
         InputFormat::Webp => probe_image(format, webp_decoder(bytes, limits)?)?,
         InputFormat::Avif => probe_avif(bytes)?,
+        InputFormat::Svg => svg::probe(bytes, limits)?,
     };
     if header.width == 0 || header.height == 0 {
         return Err(Error::undecodable(
@@ -102,6 +112,13 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Header, Error> {
         ));
     }
     limits.check_input_dimensions(header.width, header.height)?;
+    // GIF frames may be larger than the screen they are drawn on; each is decoded whole.
+    let mut header = header;
+    let frames = crate::anim::scan(format, bytes);
+    if let Some(f) = &frames {
+        f.check_frames(limits)?;
+    }
+    header.animation = frames.filter(|f| f.frames > 1);
     Ok(header)
 }
 
@@ -143,6 +160,7 @@ fn probe_avif(bytes: &[u8]) -> Result<Header, Error> {
     let info = crate::avif::input::probe(bytes)?;
     let wide = if info.bit_depth > 8 { 2 } else { 1 };
     Ok(Header {
+        animation: None,
         format: InputFormat::Avif,
         width: info.width,
         height: info.height,
@@ -213,6 +231,7 @@ fn probe_image(format: InputFormat, mut d: impl ImageDecoder) -> Result<Header, 
     let exif = d.exif_metadata().ok().flatten();
     let color = d.color_type();
     Ok(Header {
+        animation: None,
         format,
         width,
         height,
@@ -241,7 +260,8 @@ pub struct Decoded {
     pub scale: f64,
 }
 
-/// Decodes the image the header describes. `shrink` (1, 2, 4 or 8) is honoured for JPEG.
+/// Decodes the image the header describes. `shrink` (1, 2, 4 or 8) is honoured for JPEG; an
+/// SVG is rendered at its intrinsic size.
 pub fn decode(
     bytes: &[u8],
     header: &Header,
@@ -249,6 +269,7 @@ pub fn decode(
     limits: &Limits,
 ) -> Result<Decoded, Error> {
     let (image, icc_done, shrink) = match header.format {
+        InputFormat::Svg => return svg::decode_whole(bytes, header, limits),
         InputFormat::Jpeg => decode_jpeg(bytes, header, shrink, limits)?,
         InputFormat::Png => (
             from_decoder(header.format, png_decoder(bytes, limits)?)?,

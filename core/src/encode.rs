@@ -17,6 +17,8 @@ pub enum OutputFormat {
         lossless: bool,
     },
     Avif,
+    /// GIF, 256 colours per frame: animations asked for as GIF (`anim` encodes them).
+    Gif,
     /// Metadata only (`format=json`).
     Json,
 }
@@ -28,6 +30,7 @@ impl OutputFormat {
             OutputFormat::Png => "image/png",
             OutputFormat::Webp { .. } => "image/webp",
             OutputFormat::Avif => "image/avif",
+            OutputFormat::Gif => "image/gif",
             OutputFormat::Json => "application/json",
         }
     }
@@ -39,6 +42,7 @@ impl OutputFormat {
             OutputFormat::Png => "png",
             OutputFormat::Webp { .. } => "webp",
             OutputFormat::Avif => "avif",
+            OutputFormat::Gif => "gif",
             OutputFormat::Json => "json",
         }
     }
@@ -54,7 +58,7 @@ impl OutputFormat {
     pub fn supports_alpha(self) -> bool {
         matches!(
             self,
-            OutputFormat::Png | OutputFormat::Webp { .. } | OutputFormat::Avif
+            OutputFormat::Png | OutputFormat::Webp { .. } | OutputFormat::Avif | OutputFormat::Gif
         )
     }
 
@@ -107,6 +111,7 @@ pub fn encode_native(
         OutputFormat::Png => png(img),
         OutputFormat::Webp { lossless } => webp(img, quality, lossless, policy),
         OutputFormat::Avif => avif(img, whole, policy, full_chroma),
+        OutputFormat::Gif => crate::anim::gif_still(img),
         OutputFormat::Json => Err(Error::Internal {
             context: "encoding JSON as an image",
             source: None,

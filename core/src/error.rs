@@ -79,6 +79,14 @@ pub enum Error {
     InputTooLarge { bytes: u64, limit: u64 },
     /// The image header declares more pixels than [`crate::Limits::max_input_pixels`].
     TooManyPixels { width: u32, height: u32, limit: u64 },
+    /// An animation with more frames or pixels than [`crate::Limits::max_frames`] or
+    /// [`crate::Limits::max_animation_pixels`] allow (`anim=false` asks for its first frame).
+    AnimationTooLarge {
+        frames: u64,
+        pixels: u64,
+        max_frames: u32,
+        max_pixels: u64,
+    },
     /// The object key in the URL is not acceptable (empty segment, `..`, backslash, …).
     BadKey { reason: &'static str },
     /// The transform would cost more than the host allows (see [`crate::cost`]).
@@ -131,7 +139,9 @@ impl Error {
                 ErrorKind::Unsupported
             }
             Error::Undecodable { .. } => ErrorKind::Undecodable,
-            Error::InputTooLarge { .. } | Error::TooManyPixels { .. } => ErrorKind::OverLimits,
+            Error::InputTooLarge { .. }
+            | Error::TooManyPixels { .. }
+            | Error::AnimationTooLarge { .. } => ErrorKind::OverLimits,
             Error::Internal { .. } => ErrorKind::Internal,
         }
     }
@@ -150,6 +160,7 @@ impl Error {
             Error::Undecodable { .. } => "undecodable_image",
             Error::InputTooLarge { .. } => "input_too_large",
             Error::TooManyPixels { .. } => "too_many_pixels",
+            Error::AnimationTooLarge { .. } => "animation_too_large",
             Error::BadKey { .. } => "bad_key",
             Error::TooCostly { .. } => "too_costly",
             Error::UnknownPreset { .. } => "unknown_preset",
@@ -251,6 +262,17 @@ impl fmt::Display for Error {
                 "requested output {width}x{height} exceeds the maximum area of {limit} pixels"
             ),
             Error::BadKey { reason } => write!(f, "bad object key: {reason}"),
+            Error::AnimationTooLarge {
+                frames,
+                pixels,
+                max_frames,
+                max_pixels,
+            } => write!(
+                f,
+                "the animation has {frames} frames and {pixels} pixels over all frames, more \
+                 than the limits of {max_frames} frames and {max_pixels} pixels; anim=false \
+                 asks for its first frame"
+            ),
             Error::TooCostly {
                 resource: Resource::Cpu,
                 what,

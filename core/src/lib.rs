@@ -11,8 +11,9 @@
 //! → background/pad → blur/sharpen → encode. Same input and spec give the same bytes on the same
 //! target.
 
-#[cfg(feature = "avif")]
 pub mod adjust;
+pub mod anim;
+#[cfg(feature = "avif")]
 mod avif;
 pub mod color;
 pub mod cost;
@@ -24,6 +25,8 @@ pub mod exif;
 mod limits;
 pub mod negotiate;
 pub mod ops;
+mod pipeline;
+pub mod placeholder;
 pub mod plan;
 mod policy;
 mod preflight;
@@ -109,99 +112,36 @@ pub fn transform_estimated(
     let limits = &ctx.limits;
     let Estimate {
         header,
-        mut plan,
+        plan,
         preference,
+        format: planned,
         ..
     } = estimate;
-    if spec.format == Some(Format::Json) {
-        return Ok(json_output(input.len(), &header, &plan));
+    match spec.format {
+        Some(Format::Json) => return placeholder::json(input, &header, plan, spec, limits),
+        Some(Format::Placeholder) => return placeholder::image(input, &header, plan, spec, ctx),
+        _ => {}
     }
-
+    let policy = ctx.policy.for_spec(spec);
     let clock = Clock::new(ctx.clock);
-    let decoded = decode::decode(input, &header, plan.shrink, limits)?;
+    if let (Some(info), true) = (header.animation, spec.anim && anim::animates(planned)) {
+        return animate(input, &header, plan, spec, ctx, info, planned, &clock);
+    }
+    let decoded = decode::decode_planned(input, &header, &plan, limits)?;
     let t_decode = clock.lap();
 
-    // Geometry, in the order the plan documents. Without flip or rotate, trim and crop fold
-    // into the single resampling step, at the exact shrink-on-load scale.
-    let s = decoded.scale;
-    let img = ops::orient(decoded.image, plan.orientation);
-    let (img, region) = if plan.flip == Flip::None && plan.rotate == Rotate::None {
-        (img, plan.trim.scaled(s, s))
-    } else {
-        let img = ops::flip_rotate(
-            ops::crop(img, plan.trim.scaled(s, s)),
-            plan.flip,
-            plan.rotate,
-        );
-        let whole = plan::Rect {
-            x: 0.0,
-            y: 0.0,
-            width: f64::from(img.width()),
-            height: f64::from(img.height()),
-        };
-        (img, whole)
-    };
-    if spec.gravity == Gravity::Auto && plan.crops() {
-        let focal = saliency::focal_point(
-            &img,
-            region,
-            plan.crop.width / f64::from(plan.rotated.0),
-            plan.crop.height / f64::from(plan.rotated.1),
-        );
-        plan.position_crop(focal);
-    }
-    let (rx, ry) = (
-        region.width / f64::from(plan.rotated.0),
-        region.height / f64::from(plan.rotated.1),
-    );
-    let mut crop = plan.crop.scaled(rx, ry);
-    crop.x += region.x;
-    crop.y += region.y;
-    let mut img = ops::resize(img, crop, plan.resize.0, plan.resize.1)?;
-    let icc = match (decoded.icc_done, &header.icc) {
-        (Some(done), _) => done,
-        (None, Some(profile)) => color::to_srgb(&mut img, profile),
-        (None, None) => Icc::None,
-    };
-    // Brightness, contrast, gamma and saturation, on the image's own pixels in sRGB (before
-    // any background or padding is added).
-    img = adjust::apply(img, &spec.adjust);
-
-    // Background and format: an opaque background flattens transparency under the image.
-    if let Some(bg) = spec.background.filter(|bg| bg.0[3] == 255) {
-        img = ops::flatten(img, bg.0);
-    }
-    let padded = plan.canvas != plan.resize;
-    let pad_bg = spec
-        .background
-        .map(|b| b.0)
-        .unwrap_or(if img.color().has_alpha() {
-            [0, 0, 0, 0]
-        } else {
-            [255, 255, 255, 255]
-        });
-    let has_alpha = img.color().has_alpha() || (padded && pad_bg[3] < 255);
-    let format = choose_format(spec, preference, has_alpha, plan.canvas)?;
-    if padded {
-        img = ops::pad(img, plan.canvas, plan.offset, pad_bg);
-    }
-    if !format.supports_alpha() {
-        img = ops::flatten(img, [255, 255, 255, 255]);
-    }
-    if let Some(radius) = spec.blur {
-        img = ops::blur(img, radius);
-    }
-    if let Some(strength) = spec.sharpen {
-        img = ops::sharpen(img, strength);
-    }
+    let mut shaper = pipeline::Shaper::new(&header, spec, plan, decoded.scale);
+    let (img, icc) = shaper.shape(decoded.image, decoded.icc_done)?;
+    let plan = shaper.plan;
+    let alpha = pipeline::has_alpha(&img, spec, &plan);
+    let format = choose_format(spec, preference, alpha, plan.canvas, None)?;
+    let img = pipeline::finish(img, &plan, spec, format);
     let t_resize = clock.lap();
 
-    let quality = spec
-        .quality
-        .map_or(ctx.policy.default_quality, Quality::value);
+    let quality = spec.quality.map_or(policy.default_quality, Quality::value);
     let exif = output_exif(spec.metadata, header.exif.as_deref());
     let graphic = matches!(header.format, InputFormat::Png | InputFormat::Gif);
-    let bytes = encode::encode(&img, format, quality, &ctx.policy, exif.as_deref(), graphic)?;
+    let bytes = encode::encode(&img, format, quality, &policy, exif.as_deref(), graphic)?;
     let t_encode = clock.lap();
 
     Ok(Output {
@@ -222,39 +162,74 @@ pub fn transform_estimated(
     })
 }
 
+/// An animation kept animated: every frame decoded, shaped, finished and encoded in turn.
+#[allow(clippy::too_many_arguments)]
+fn animate(
+    input: &[u8],
+    header: &Header,
+    plan: Plan,
+    spec: &Spec,
+    ctx: &Context,
+    info: anim::Info,
+    format: OutputFormat,
+    clock: &Clock,
+) -> Result<Output, Error> {
+    let policy = ctx.policy.for_spec(spec);
+    let quality = spec.quality.map_or(policy.default_quality, Quality::value);
+    let native = quality::encoder_quality(format, quality, &policy);
+    let mut shaper = pipeline::Shaper::new(header, spec, plan, 1.0);
+    let mut sink: Option<anim::Sink> = None;
+    let mut icc = Icc::None;
+    let mut size = (0, 0);
+    let (mut decode_ms, mut resize_ms, mut encode_ms) = (0.0, 0.0, 0.0);
+    for frame in anim::frames(input, header, &ctx.limits)? {
+        let (canvas, duration) = frame?;
+        decode_ms += clock.lap();
+        let (img, done) = shaper.shape(DynamicImage::ImageRgba8(canvas), None)?;
+        icc = done;
+        let img = pipeline::finish(img, &shaper.plan, spec, format);
+        resize_ms += clock.lap();
+        size = (img.width(), img.height());
+        let sink = match &mut sink {
+            Some(s) => s,
+            None => sink.insert(anim::Sink::new(
+                format,
+                size,
+                native,
+                policy.webp_method,
+                info.loop_count,
+            )?),
+        };
+        sink.add(img.into_rgba8(), duration)?;
+        encode_ms += clock.lap();
+    }
+    let sink = sink.ok_or_else(|| Error::undecodable(header.format.name(), "no frames"))?;
+    let bytes = sink.finish()?;
+    encode_ms += clock.lap();
+    Ok(Output {
+        bytes,
+        format,
+        width: size.0,
+        height: size.1,
+        input_format: header.format,
+        input_width: header.width,
+        input_height: header.height,
+        icc,
+        shrink: 1,
+        timings: Timings {
+            decode_ms,
+            resize_ms,
+            encode_ms,
+        },
+    })
+}
+
 fn output_exif(metadata: Metadata, exif: Option<&[u8]>) -> Option<Vec<u8>> {
     let exif = exif?;
     match metadata {
         Metadata::None => None,
         Metadata::Copyright => exif::copyright_only(exif),
         Metadata::Keep => exif::with_normal_orientation(exif),
-    }
-}
-
-fn json_output(file_size: usize, header: &Header, plan: &Plan) -> Output {
-    let body = serde_json::json!({
-        "width": plan.canvas.0,
-        "height": plan.canvas.1,
-        "original": {
-            "width": header.width,
-            "height": header.height,
-            "file_size": file_size,
-            "format": header.format.mime_type(),
-            "orientation": header.orientation.to_exif(),
-            "icc_profile": header.icc.is_some(),
-        }
-    });
-    Output {
-        bytes: body.to_string().into_bytes(),
-        format: OutputFormat::Json,
-        width: plan.canvas.0,
-        height: plan.canvas.1,
-        input_format: header.format,
-        input_width: header.width,
-        input_height: header.height,
-        icc: Icc::None,
-        shrink: 1,
-        timings: Timings::default(),
     }
 }
 

@@ -21,6 +21,15 @@ pub struct Limits {
     /// decoder's buffers (a progressive JPEG keeps its full-size coefficients even when it is
     /// shrunk on load), the pixel buffers and the encoder's. Default 2 GiB.
     pub max_memory_bytes: u64,
+    /// Largest accepted SVG document, in bytes. Default 1 MiB: an SVG's cost is in its
+    /// markup (parsing, and paths, filters and patterns to render), not in its canvas.
+    /// Rendered, it is bounded by `max_input_pixels` like any decoded image.
+    pub max_svg_bytes: u64,
+    /// Most frames of an animation kept animated. Default 1,000.
+    pub max_frames: u32,
+    /// Largest animation, in pixels decoded over all frames (each frame's full canvas):
+    /// frames × width × height. Default 300,000,000 (300 frames of 1000×1000).
+    pub max_animation_pixels: u64,
 }
 
 impl Default for Limits {
@@ -31,6 +40,9 @@ impl Default for Limits {
             max_output_dimension: 12_000,
             max_output_pixels: 50_000_000,
             max_memory_bytes: 2 << 30,
+            max_svg_bytes: 1 << 20,
+            max_frames: 1_000,
+            max_animation_pixels: 300_000_000,
         }
     }
 }

@@ -175,3 +175,58 @@ pub fn sharpen(img: DynamicImage, strength: f32) -> DynamicImage {
     }
     out
 }
+
+/// Draws `widths` (`[top, right, bottom, left]`) of `color` around the image.
+pub fn border(img: DynamicImage, widths: [u32; 4], color: [u8; 4]) -> DynamicImage {
+    let [top, right, bottom, left] = widths;
+    if widths == [0; 4] {
+        return img;
+    }
+    let canvas = (
+        img.width().saturating_add(left).saturating_add(right),
+        img.height().saturating_add(top).saturating_add(bottom),
+    );
+    pad(img, canvas, (left, top), color)
+}
+
+/// The rectangle left when a uniform border is cut away: the border's colour is the top-left
+/// pixel's, a pixel belongs to it when every channel (alpha too) is within `tolerance`, and
+/// `keep` pixels of it stay on each side. `None` when there is no border, or when the whole
+/// image is border (a flat image is left alone).
+pub fn border_box(img: &DynamicImage, tolerance: u8, keep: u32) -> Option<(u32, u32, u32, u32)> {
+    let rgba;
+    let (buf, channels): (&[u8], usize) = match img {
+        DynamicImage::ImageRgb8(i) => (i.as_raw(), 3),
+        DynamicImage::ImageRgba8(i) => (i.as_raw(), 4),
+        other => {
+            rgba = other.to_rgba8();
+            (rgba.as_raw(), 4)
+        }
+    };
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if w == 0 || h == 0 {
+        return None;
+    }
+    let corner = &buf[..channels];
+    let t = i16::from(tolerance);
+    let is_border = |x: usize, y: usize| {
+        let i = (y * w + x) * channels;
+        buf[i..i + channels]
+            .iter()
+            .zip(corner)
+            .all(|(a, b)| (i16::from(*a) - i16::from(*b)).abs() <= t)
+    };
+    let row_is_border = |y: usize| (0..w).all(|x| is_border(x, y));
+    let col_is_border = |x: usize, y0: usize, y1: usize| (y0..y1).all(|y| is_border(x, y));
+    let top = (0..h).find(|&y| !row_is_border(y))?;
+    let bottom = (top..h).rev().find(|&y| !row_is_border(y))? + 1;
+    let left = (0..w).find(|&x| !col_is_border(x, top, bottom))?;
+    let right = (left..w).rev().find(|&x| !col_is_border(x, top, bottom))? + 1;
+    let keep = keep as usize;
+    let (x0, y0) = (left.saturating_sub(keep), top.saturating_sub(keep));
+    let (x1, y1) = ((right + keep).min(w), (bottom + keep).min(h));
+    if (x0, y0, x1, y1) == (0, 0, w, h) {
+        return None;
+    }
+    Some((x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32))
+}

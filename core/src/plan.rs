@@ -114,8 +114,34 @@ impl Plan {
             shrink: 1,
         };
         plan.position_crop(spec.gravity.focal_point().unwrap_or((0.5, 0.5)));
-        plan.shrink = shrink_factor(&plan);
+        // `trim=border` is found in the pixels, so the trimmed region (which may be small)
+        // is unknown before decoding: no shrink-on-load.
+        if !matches!(spec.trim, Some(Trim::Border(_))) {
+            plan.shrink = shrink_factor(&plan);
+        }
         Ok(plan)
+    }
+
+    /// This plan with the output scaled down to fit `max` × `max` (same crop, same aspect):
+    /// for placeholders, which need only a thumbnail of the finished image.
+    pub fn preview(&self, max: u32) -> Plan {
+        let (cw, ch) = self.canvas;
+        let k = f64::from(max) / f64::from(cw.max(ch).max(1));
+        if k >= 1.0 {
+            return self.clone();
+        }
+        let sc = |v: u32| ((f64::from(v) * k).round() as u32).max(1);
+        let mut p = self.clone();
+        p.canvas = (sc(cw), sc(ch));
+        p.resize = (
+            sc(self.resize.0).min(p.canvas.0),
+            sc(self.resize.1).min(p.canvas.1),
+        );
+        p.offset = ((p.canvas.0 - p.resize.0) / 2, (p.canvas.1 - p.resize.1) / 2);
+        if self.shrink > 1 {
+            p.shrink = shrink_factor(&p);
+        }
+        p
     }
 
     /// Moves the crop window so that the focal point (`0..=1` fractions of the rotated image)
@@ -153,7 +179,7 @@ fn trim_rect(trim: Option<Trim>, (w, h): (u32, u32)) -> Result<Rect, Error> {
         reason,
     };
     let (x, y, tw, th) = match trim {
-        None => return Ok(Rect::full(w, h)),
+        None | Some(Trim::Border(_)) => return Ok(Rect::full(w, h)),
         Some(Trim::Edges {
             top,
             right,

@@ -49,6 +49,19 @@ impl Policy {
     /// every size the pixel limits allow. docs/cost.md has the measurements.
     pub const DEFAULT_MAX_CPU_MS: u64 = 20_000;
 
+    /// The settings a request runs with: under `compression=fast`, each encoder's quickest
+    /// (WebP method 0, AVIF speed 9).
+    pub fn for_spec(&self, spec: &crate::Spec) -> Policy {
+        match spec.compression {
+            crate::spec::Compression::Default => *self,
+            crate::spec::Compression::Fast => Policy {
+                webp_method: 0,
+                avif_speed: 9,
+                ..*self
+            },
+        }
+    }
+
     /// What `format=auto` steps down to from `pref` when `pref` costs too much: AVIF → WebP
     /// (when the client lists it and this build has it) → the JPEG/PNG fallback.
     pub fn step_down(accept: &str, pref: negotiate::Preference) -> Option<negotiate::Preference> {

@@ -17,7 +17,8 @@
 //! `format=auto,width=400/photos/cat.jpg`. It signs what will be produced, not how the URL spells
 //! it, so both grammars and any option order share one signature. With secrets configured, an
 //! unsigned request is served only when it uses nothing but `preset`, `format` and a `width` from
-//! the allow-list; anything else is `signature_required` (403) and a wrong `sig` is
+//! the allow-list (or `width=auto`, whose hint is rounded up to the allow-list); anything else
+//! is `signature_required` (403) and a wrong `sig` is
 //! `bad_signature` (403). Several secrets may be configured at once to rotate them.
 //!
 //! Expiry: `expires=<unix seconds>` beside `sig` (in the query, in both grammars) is covered by
@@ -36,9 +37,11 @@ use hmac::Mac;
 use crate::spec::{canonical_name, split_options, split_query, Pair};
 use crate::{Error, Spec};
 
+mod auto;
 mod originals;
 mod sign;
 mod tags;
+pub use auto::{encode_key, vary};
 pub use originals::OriginalsAccess;
 use sign::{decode_hex, new_mac};
 pub use sign::{signature, signature_until, string_to_sign, string_to_sign_until};
@@ -283,7 +286,9 @@ impl Access {
                 Some("format") => {}
                 Some("width") => {
                     let width = v.parse::<u32>().ok();
-                    let allowed = width.is_some_and(|w| self.allowed_widths.contains(&w));
+                    // `auto` is rounded to the allow-list (`Access::with_client_hints`).
+                    let allowed = width.is_some_and(|w| self.allowed_widths.contains(&w))
+                        || (v == "auto" && !self.allowed_widths.is_empty());
                     if allowed || (self.allowed_widths.is_empty() && !self.requires_signature()) {
                         continue;
                     }

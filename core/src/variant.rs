@@ -75,20 +75,26 @@ pub enum Output {
     Webp,
     Jpeg,
     Png,
+    /// `format=gif`: an animated (or still) GIF.
+    Gif,
     /// `format=json`: metadata only.
     Json,
+    /// `format=placeholder`: a tiny blurred preview.
+    Placeholder,
     /// No format asked for, or `format=auto` for a client that lists neither AVIF nor WebP:
     /// JPEG, or PNG for an image with transparency.
     Fallback,
 }
 
 impl Output {
-    const ALL: [Output; 6] = [
+    const ALL: [Output; 8] = [
         Output::Avif,
         Output::Webp,
         Output::Jpeg,
         Output::Png,
+        Output::Gif,
         Output::Json,
+        Output::Placeholder,
         Output::Fallback,
     ];
 
@@ -99,7 +105,9 @@ impl Output {
             Output::Webp => "webp",
             Output::Jpeg => "jpeg",
             Output::Png => "png",
+            Output::Gif => "gif",
             Output::Json => "json",
+            Output::Placeholder => "placeholder",
             Output::Fallback => "fallback",
         }
     }
@@ -108,6 +116,10 @@ impl Output {
     pub fn negotiate(spec: &Spec, accept: &str) -> Output {
         match spec.format {
             None => Output::Fallback,
+            // compression=fast: the JPEG/PNG fallback, the quickest to encode.
+            Some(Format::Auto) if spec.compression == crate::spec::Compression::Fast => {
+                Output::Fallback
+            }
             Some(Format::Auto) => match preference(accept) {
                 Preference::Avif => Output::Avif,
                 Preference::Webp => Output::Webp,
@@ -117,7 +129,9 @@ impl Output {
             Some(Format::Webp) => Output::Webp,
             Some(Format::Jpeg | Format::BaselineJpeg) => Output::Jpeg,
             Some(Format::Png) => Output::Png,
+            Some(Format::Gif) => Output::Gif,
             Some(Format::Json) => Output::Json,
+            Some(Format::Placeholder) => Output::Placeholder,
         }
     }
 }
@@ -169,6 +183,10 @@ impl VariantKey {
         {
             settings.push_str(&format!(" cap={}", policy.max_avif_pixels));
             settings.push_str(&encoder_settings(below(output, accept), spec, policy));
+        }
+        // An animation asked for as AVIF by format=auto is an animated WebP (crate::anim).
+        if output == Output::Avif && spec.format == Some(Format::Auto) {
+            settings.push_str(&encoder_settings(Output::Webp, spec, policy));
         }
         // Past the CPU cap, auto steps down as far as the fallback (crate::estimate).
         if spec.format == Some(Format::Auto)
@@ -291,8 +309,17 @@ fn encoder_settings(output: Output, spec: &Spec, policy: &Policy) -> String {
         ),
         Output::Jpeg => jpeg(),
         Output::Png => " png".to_owned(),
+        Output::Gif => " gif".to_owned(),
         Output::Json => " json".to_owned(),
-        Output::Fallback => jpeg() + " png",
+        Output::Placeholder => " placeholder".to_owned(),
+        // No format: JPEG or PNG for a still image; an animation keeps its own format, so an
+        // animated WebP is encoded with WebP's settings (a GIF with the fixed `gif` ones).
+        Output::Fallback => {
+            jpeg()
+                + " png"
+                + &encoder_settings(Output::Webp, spec, policy)
+                + &encoder_settings(Output::Gif, spec, policy)
+        }
     }
 }
 

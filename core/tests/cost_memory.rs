@@ -82,6 +82,9 @@ fn the_memory_estimate_covers_the_measured_peak() {
         ("photo.webp", "width=1920,format=jpeg"),
         ("alpha-lossless.webp", "width=400,format=webp,quality=100"),
         ("animated.gif", "width=300,format=png"),
+        ("animated-pan.gif", "width=240,format=webp"),
+        ("animated-pan.gif", "format=gif"),
+        ("animated-alpha.webp", "width=70,rotate=90"),
         ("cat-small.jpg", "width=2000,fit=contain,format=jpeg"),
     ];
     let ctx = Context {

@@ -21,6 +21,22 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case {
+        sample: "baseline.jpg",
+        spec: "width=300,border=10;red,format=png",
+        reference: "baseline-border-red-w300.png",
+        format: "png",
+        min_ssim: 0.98,
+        min_psnr: 35.0,
+    },
+    Case {
+        sample: "logo-alpha.png",
+        spec: "trim=border,width=100",
+        reference: "logo-trim-border-w100.png",
+        format: "png",
+        min_ssim: 0.98,
+        min_psnr: 0.0,
+    },
+    Case {
         sample: "bird-20mp.jpg",
         spec: "width=400",
         reference: "bird-w400.png",

@@ -10,10 +10,6 @@ use refract_core::{transform, Context, ErrorKind, Limits, Spec};
 fn not_an_image() {
     for (bytes, code) in [
         (b"hello world, this is text".to_vec(), "unsupported_format"),
-        (
-            b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec(),
-            "unsupported_format",
-        ),
         (b"BM\0\0\0\0".to_vec(), "unsupported_format"),
         (Vec::new(), "unsupported_format"),
     ] {
@@ -22,8 +18,13 @@ fn not_an_image() {
         assert_eq!(err.kind(), ErrorKind::Unsupported);
         assert_eq!(err.kind().http_status(), 415);
     }
-    let svg = run(b"<svg/>", "").expect_err("svg");
-    assert!(svg.to_string().contains("SVG"), "{svg}");
+    // SVG is read with the `svg` feature (tests/svg_hostile.rs); without it (the edge's
+    // build) it is refused by name.
+    if !cfg!(feature = "svg") {
+        let svg = run(b"<svg xmlns='http://www.w3.org/2000/svg'/>", "").expect_err("svg");
+        assert!(svg.to_string().contains("SVG"), "{svg}");
+        assert_eq!(svg.kind(), ErrorKind::Unsupported, "{svg}");
+    }
 }
 
 #[test]

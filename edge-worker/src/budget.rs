@@ -29,24 +29,28 @@ pub fn check_plan(
     budget: &Budget,
 ) -> Result<(), Error> {
     let (cw, ch) = (u64::from(plan.canvas.0), u64::from(plan.canvas.1));
-    if spec.format != Some(Format::Json) {
-        let (w, h) = decoded_size(header, plan);
-        if u64::from(w) * u64::from(h) > budget.max_decode_pixels {
-            // The message names the stored size: that is what the client can change.
-            return Err(Error::TooManyPixels {
-                width: header.width,
-                height: header.height,
-                limit: budget.max_decode_pixels,
-            });
-        }
-        if cw * ch > budget.max_decode_pixels {
-            // An upscale costs memory like a decode: the output buffer is as large.
-            return Err(Error::OutputTooManyPixels {
-                width: cw,
-                height: ch,
-                limit: budget.max_decode_pixels,
-            });
-        }
+    // JSON and placeholders decode too (for the ThumbHash), at a thumbnail's shrink.
+    let thumbnail = matches!(spec.format, Some(Format::Json | Format::Placeholder));
+    let (w, h) = if thumbnail {
+        decoded_size(header, &plan.preview(refract_core::placeholder::PREVIEW))
+    } else {
+        decoded_size(header, plan)
+    };
+    if u64::from(w) * u64::from(h) > budget.max_decode_pixels {
+        // The message names the stored size: that is what the client can change.
+        return Err(Error::TooManyPixels {
+            width: header.width,
+            height: header.height,
+            limit: budget.max_decode_pixels,
+        });
+    }
+    // An upscale costs memory like a decode: the output buffer is as large.
+    if !thumbnail && cw * ch > budget.max_decode_pixels {
+        return Err(Error::OutputTooManyPixels {
+            width: cw,
+            height: ch,
+            limit: budget.max_decode_pixels,
+        });
     }
     if cost.memory_bytes > budget.max_memory_bytes {
         return Err(Error::TooCostly {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use refract_core::{Context, Format, Spec, VariantKey};
+use refract_core::{Context, Spec, VariantKey};
 use worker::{Cache, Env, Method, Request, Response, Url};
 
 use crate::cached::{self, Entry, Stored};
@@ -12,6 +12,7 @@ use crate::handoff::{handoff, Ask};
 use crate::limit::{self, Limit};
 use crate::reply::{copy_headers, not_modified, Code, EdgeError, Labels};
 use crate::source::{self, Check, Fetched, Original};
+use crate::transforming::Transforming;
 use crate::{budget, fresh, throttle};
 
 #[worker::event(fetch)]
@@ -39,9 +40,10 @@ pub async fn fetch(req: Request, env: Env, ctx: worker::Context) -> worker::Resu
         std::mem::forget(last);
         panic!("DEBUG_TRAP: memory was not exhausted");
     }
+    let url = req.url().ok();
     let mut res = match handle(req, &env, &ctx).await {
         Ok(res) => res,
-        Err(e) => e.into_response(),
+        Err(e) => crate::fallback::on_error(e, url.as_ref(), || Some(config(&env).ok()?.access)),
     };
     // As the origin does: no response is sniffed into another type, and one that is not an
     // image (a JSON error, anything a handoff passed on) may not run or frame anything.
@@ -119,6 +121,7 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
         head,
         accept: header("accept").unwrap_or_default(),
         if_none_match: header("if-none-match"),
+        hints: crate::hints::headers(req.headers()),
         url,
     };
     let cache_control = cache_control(&cfg, &request);
@@ -136,7 +139,10 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
         return Ok(strip_body(res, head));
     };
 
-    let vary_accept = spec.format == Some(Format::Auto);
+    // `width=auto` / `dpr=auto` resolved first: the variant (cache key, ETag) is the resolved one.
+    let vary = refract_core::url::vary(&spec);
+    let hints = crate::hints::read(&ask.hints);
+    let spec = cfg.access.with_client_hints(&spec, request.signed, hints);
     // The variant's identity, by the origin's rule: the Cache API key and the ETag come from it.
     let variant = VariantKey::new(&request.key, &spec, &ask.accept, &cfg.policy);
     let cache_key = cache_key(&ask.url, &variant);
@@ -168,7 +174,7 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
             let labels = Labels {
                 etag: &etag,
                 cache_control: &cache_control,
-                vary_accept,
+                vary: &vary,
                 cache_tag: &cache_tag,
             };
             // A confirmed entry is stored again, with the time of this confirmation.
@@ -190,8 +196,9 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
     };
     // What the transform would cost, from the header alone: over the edge budget (or the CPU
     // cap), the request goes to the origin before any pixel is decoded. So do AVIF originals,
-    // which the origin decodes and the edge cannot (no safe AV1 decoder in wasm32; without an
-    // origin they stay 415 `unsupported_format`).
+    // which the origin decodes and the edge cannot (no safe AV1 decoder in wasm32), and SVG
+    // ones, which the origin rasterizes (resvg stays out of the edge's bundle budget); without
+    // an origin they stay 415 `unsupported_format`.
     let estimate = match refract_core::estimate(&original.bytes, &spec, &context(&ask.accept, &cfg))
     {
         Ok(e) => e,
@@ -199,10 +206,10 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
             return handoff(&cfg, &ask, over).await
         }
         Err(
-            avif @ refract_core::Error::UnsupportedInput {
-                detected: Some("AVIF"),
+            origin_only @ refract_core::Error::UnsupportedInput {
+                detected: Some("AVIF" | "SVG"),
             },
-        ) => return handoff(&cfg, &ask, avif).await,
+        ) => return handoff(&cfg, &ask, origin_only).await,
         Err(e) => return Err(e.into()),
     };
     if let Err(over) = budget::check_plan(
@@ -218,7 +225,7 @@ async fn handle(req: Request, env: &Env, ctx: &worker::Context) -> Result<Respon
     let labels = Labels {
         etag: &etag,
         cache_control: &cache_control,
-        vary_accept,
+        vary: &vary,
         cache_tag: &cache_tag,
     };
     if let Some(res) = revalidated(&ask, &labels, "miss") {
@@ -320,32 +327,6 @@ fn transform(
         spec,
         &context(accept, cfg),
     )?)
-}
-
-/// Marks the synchronous transform in a JS global (`__refractTransforming`). JS runs one thing
-/// at a time, so when a request arrives and finds the mark set, the transform that set it
-/// never returned: the instance trapped (out of memory, a panic), and entry.mjs rebuilds it
-/// before handing it the request.
-struct Transforming;
-
-impl Transforming {
-    const MARK: &'static str = "__refractTransforming";
-
-    fn enter() -> Transforming {
-        Transforming::set(true);
-        Transforming
-    }
-
-    fn set(on: bool) {
-        let global = worker::js_sys::global();
-        let _ = worker::js_sys::Reflect::set(&global, &Self::MARK.into(), &on.into());
-    }
-}
-
-impl Drop for Transforming {
-    fn drop(&mut self) {
-        Transforming::set(false);
-    }
 }
 
 fn context<'a>(accept: &'a str, cfg: &EdgeConfig) -> Context<'a> {

@@ -1,7 +1,7 @@
 //! Requests over the edge budget, handed to the native origin in `HANDOFF_URL` (by proxy or by
 //! redirect), with what the client asked for besides the image.
 
-use worker::{Headers, Method, Request, RequestInit, Response, Url};
+use worker::{Headers, Method, Request, RequestInit, RequestRedirect, Response, Url};
 
 use crate::config::{EdgeConfig, HandoffMode};
 use crate::reply::{forward, EdgeError};
@@ -13,6 +13,8 @@ pub struct Ask {
     pub head: bool,
     pub accept: String,
     pub if_none_match: Option<String>,
+    /// The client hint headers sent (`hints::headers`), passed on to the origin.
+    pub hints: Vec<(&'static str, String)>,
 }
 
 /// A request over the edge budget: to the native origin when one is configured, else the core
@@ -45,9 +47,16 @@ pub async fn handoff(
             if let Some(inm) = &ask.if_none_match {
                 let _ = headers.set("if-none-match", inm);
             }
+            for (name, value) in &ask.hints {
+                let _ = headers.set(name, value);
+            }
             let mut init = RequestInit::new();
             let method = if ask.head { Method::Head } else { Method::Get };
-            init.with_method(method).with_headers(headers);
+            // The origin's own redirects (`onerror=redirect`: a path-absolute `Location`, so on
+            // this host) are answered as they are, not followed.
+            init.with_method(method)
+                .with_headers(headers)
+                .with_redirect(RequestRedirect::Manual);
             let req = Request::new_with_init(&target, &init)?;
             let res = worker::Fetch::Request(req).send().await.map_err(|e| {
                 EdgeError::storage(format!("the origin for over-budget requests failed: {e}"))

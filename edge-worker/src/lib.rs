@@ -22,7 +22,11 @@ mod cached;
 #[cfg(target_arch = "wasm32")]
 mod edge;
 #[cfg(target_arch = "wasm32")]
+mod fallback;
+#[cfg(target_arch = "wasm32")]
 mod handoff;
+#[cfg(target_arch = "wasm32")]
+mod hints;
 #[cfg(target_arch = "wasm32")]
 mod libc;
 #[cfg(target_arch = "wasm32")]
@@ -33,3 +37,5 @@ mod reply;
 mod source;
 #[cfg(target_arch = "wasm32")]
 mod throttle;
+#[cfg(target_arch = "wasm32")]
+mod transforming;

@@ -51,6 +51,9 @@ pub struct EdgeError {
     detail: Option<String>,
     /// Headers of the answer besides the JSON ones (a 429's `Retry-After` and `RateLimit`).
     headers: Vec<(&'static str, String)>,
+    /// Whether `onerror=redirect` answers it with the original (a core error the core says
+    /// so of: `OnError::redirects`).
+    redirects: bool,
 }
 
 impl EdgeError {
@@ -61,7 +64,17 @@ impl EdgeError {
             message: message.into(),
             detail: None,
             headers: Vec::new(),
+            redirects: false,
         }
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// Whether a request with `onerror=redirect` is answered with the original instead.
+    pub fn on_error_redirects(&self) -> bool {
+        self.redirects
     }
 
     /// The message with the detail only the log gets.
@@ -128,6 +141,7 @@ impl From<refract_core::Error> for EdgeError {
             message: e.to_string(),
             detail: None,
             headers: Vec::new(),
+            redirects: refract_core::spec::OnError::Redirect.redirects(&e),
         }
     }
 }
@@ -152,21 +166,24 @@ impl From<crate::config::ConfigError> for EdgeError {
 pub struct Labels<'a> {
     pub etag: &'a str,
     pub cache_control: &'a str,
-    pub vary_accept: bool,
+    /// `Vary` (`refract_core::url::vary`); empty for none.
+    pub vary: &'a str,
     /// `Cache-Tag`: the original's tags, to purge everything made from it.
     pub cache_tag: &'a str,
 }
 
 impl Labels<'_> {
-    /// The headers a 200 and a 304 share.
+    /// The headers a 200 and a 304 share (of a transform; `Accept-CH` says which client hints
+    /// `width=auto` and `dpr=auto` read).
     pub fn headers(&self) -> Headers {
         let h = Headers::new();
         let _ = h.set("etag", self.etag);
         let _ = h.set("cache-control", self.cache_control);
         set_cache_tag(&h, self.cache_tag);
-        if self.vary_accept {
-            let _ = h.set("vary", "Accept");
+        if !self.vary.is_empty() {
+            let _ = h.set("vary", self.vary);
         }
+        let _ = h.set("accept-ch", refract_core::spec::ACCEPT_CH);
         h
     }
 }
@@ -178,13 +195,14 @@ pub fn not_modified(labels: &Labels<'_>) -> Response {
 }
 
 /// The headers of another server's response that [`forward`] passes on.
-const FORWARDED: [&str; 10] = [
+const FORWARDED: [&str; 11] = [
     "content-type",
     "content-length",
     "etag",
     "last-modified",
     "cache-control",
     "vary",
+    "accept-ch",
     "retry-after",
     "server-timing",
     "location",

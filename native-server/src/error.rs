@@ -102,6 +102,8 @@ enum Source {
     Core {
         status: StatusCode,
         code: &'static str,
+        /// Whether `onerror=redirect` answers it with the original (`OnError::redirects`).
+        redirects: bool,
     },
 }
 
@@ -181,6 +183,20 @@ impl ApiError {
     pub fn is_server_error(&self) -> bool {
         self.status().is_server_error()
     }
+
+    /// Whether a request with `onerror=redirect` is answered with a redirect to the original
+    /// instead: a core error that the core says so of, or an original over the input limit
+    /// (served untouched, it is streamed); not the server's other faults (storage, load,
+    /// deadline, rate limits), which the original's URL would meet as well.
+    pub fn on_error_redirects(&self) -> bool {
+        matches!(
+            self.source,
+            Source::Core {
+                redirects: true,
+                ..
+            } | Source::Server(Code::InputTooLarge)
+        )
+    }
 }
 
 impl std::fmt::Display for ApiError {
@@ -205,6 +221,7 @@ impl From<refract_core::Error> for ApiError {
             source: Source::Core {
                 status,
                 code: e.code(),
+                redirects: refract_core::spec::OnError::Redirect.redirects(&e),
             },
             message: e.to_string(),
             detail: None,

@@ -4,6 +4,7 @@ use crate::Spec;
 
 fn header(format: InputFormat, (width, height): (u32, u32), progressive: bool) -> Header {
     Header {
+        animation: None,
         format,
         width,
         height,
@@ -38,6 +39,7 @@ fn a_progressive_jpeg_costs_its_full_size_coefficients_only_where_they_are_kept(
     let progressive = header(InputFormat::Jpeg, (6000, 4000), true);
     // jpeg-decoder reads this one (say, CMYK): it keeps every coefficient whatever the scale.
     let elsewhere = Header {
+        animation: None,
         progressive_scaled: false,
         ..progressive.clone()
     };

@@ -25,6 +25,7 @@ pub(super) fn probe(bytes: &[u8]) -> Result<Header, Error> {
         .ok_or_else(|| Error::undecodable("JPEG", "no frame header"))?;
     let exif = d.exif_data().map(<[u8]>::to_vec);
     Ok(Header {
+        animation: None,
         format: InputFormat::Jpeg,
         width: u32::from(info.width),
         height: u32::from(info.height),

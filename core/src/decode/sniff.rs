@@ -18,6 +18,7 @@ pub fn sniff(bytes: &[u8]) -> Result<InputFormat, Error> {
         [_, _, _, _, b'f', b't', b'y', b'p', b'h', b'e', b'i' | b'v', ..] => unsupported("HEIF"),
         [b'I', b'I', 42, 0, ..] | [b'M', b'M', 0, 42, ..] => unsupported("TIFF"),
         [b'B', b'M', ..] => unsupported("BMP"),
+        _ if looks_like_svg(bytes) && cfg!(feature = "svg") => Ok(InputFormat::Svg),
         _ if looks_like_svg(bytes) => unsupported("SVG"),
         _ => Err(Error::UnsupportedInput { detected: None }),
     }
@@ -32,6 +33,7 @@ pub const SNIFF_BYTES: usize = 64;
 /// `None`, and hosts refuse to serve it as an original.
 pub fn servable_type(first: &[u8]) -> Option<&'static str> {
     match sniff(first) {
+        Ok(InputFormat::Svg) => None,
         Ok(format) => Some(format.mime_type()),
         Err(_)
             if matches!(
@@ -59,9 +61,12 @@ pub fn servable_type(first: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// An XML document (optionally after a byte-order mark, an XML declaration, comments or a
+/// doctype) whose root element, within the first KiB, is `<svg`.
 fn looks_like_svg(bytes: &[u8]) -> bool {
-    let head = &bytes[..bytes.len().min(256)];
+    let head = &bytes[..bytes.len().min(1024)];
     let text = String::from_utf8_lossy(head);
-    let t = text.trim_start();
-    t.starts_with("<svg") || (t.starts_with("<?xml") && text.contains("<svg"))
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    t.starts_with("<svg")
+        || ((t.starts_with("<?xml") || t.starts_with("<!")) && text.contains("<svg"))
 }

@@ -10,9 +10,13 @@
 //! side, one block per option, so that adding an option touches one place in this file.
 
 mod adjust;
+mod extra;
+mod hints;
 mod parse;
 
 pub use adjust::Adjust;
+pub use extra::{Border, Compression, OnError, TrimBorder, MAX_BORDER};
+pub use hints::{ClientHints, ACCEPT_CH, AUTO_DPRS, AUTO_WIDTHS};
 
 pub use parse::{canonical_name, option_names, percent_decode, split_options, split_query, Pair};
 
@@ -141,19 +145,26 @@ pub enum Format {
     Jpeg,
     BaselineJpeg,
     Png,
+    /// GIF: for animations (a still image asks for PNG).
+    Gif,
     /// No image: the image's metadata and planned output size as JSON.
     Json,
+    /// A tiny blurred preview (its ThumbHash rendered, at most 32 px) to inline while the
+    /// image loads.
+    Placeholder,
 }
 
 impl Format {
-    pub(crate) const ALL: [(Format, &'static str); 7] = [
+    pub(crate) const ALL: [(Format, &'static str); 9] = [
         (Format::Auto, "auto"),
         (Format::Avif, "avif"),
         (Format::Webp, "webp"),
         (Format::Jpeg, "jpeg"),
         (Format::BaselineJpeg, "baseline-jpeg"),
         (Format::Png, "png"),
+        (Format::Gif, "gif"),
         (Format::Json, "json"),
+        (Format::Placeholder, "placeholder"),
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -248,6 +259,8 @@ pub enum Trim {
         width: Option<u32>,
         height: Option<u32>,
     },
+    /// `trim=border`: a uniform border found in the pixels.
+    Border(TrimBorder),
 }
 
 /// An sRGB colour with straight (not premultiplied) alpha.
@@ -259,10 +272,15 @@ pub struct Rgba(pub [u8; 4]);
 pub struct Spec {
     /// Target width in CSS pixels (multiplied by `dpr`), 1–[`MAX_DIMENSION`].
     pub width: Option<u32>,
+    /// `width=auto`: the host fills `width` from the client's `Sec-CH-Width` / `Width` hint
+    /// ([`Spec::with_client_hints`]); without a hint, no width is asked.
+    pub width_auto: bool,
     /// Target height in CSS pixels (multiplied by `dpr`), 1–[`MAX_DIMENSION`].
     pub height: Option<u32>,
     /// Device pixel ratio, in `(0, 2]` as Cloudflare documents; `None` means 1.
     pub dpr: Option<f32>,
+    /// `dpr=auto`: the host fills `dpr` from the `Sec-CH-DPR` / `DPR` hint.
+    pub dpr_auto: bool,
     pub fit: Fit,
     pub gravity: Gravity,
     pub trim: Option<Trim>,
@@ -275,12 +293,16 @@ pub struct Spec {
     pub sharpen: Option<f32>,
     /// Brightness, contrast, gamma and saturation.
     pub adjust: Adjust,
+    /// A border around the finished image.
+    pub border: Option<Border>,
     pub quality: Option<Quality>,
     pub format: Option<Format>,
     pub metadata: Metadata,
-    /// Keep animation (`true`, the default). Output is currently always a still image; see
-    /// the README.
+    pub compression: Compression,
+    /// Keep animation (`true`, the default): an animated input gives an animated WebP or GIF;
+    /// `false` gives its first frame.
     pub anim: bool,
+    pub on_error: OnError,
     /// The cache-buster (`v=`): changes no pixel, only the variant's identity, so a page that
     /// names the original's version in its URLs gets new bytes when it changes, and such a
     /// response may be cached as immutable.
@@ -295,8 +317,10 @@ impl Default for Spec {
     fn default() -> Self {
         Spec {
             width: None,
+            width_auto: false,
             height: None,
             dpr: None,
+            dpr_auto: false,
             fit: Fit::ScaleDown,
             gravity: Gravity::Center,
             trim: None,
@@ -306,10 +330,13 @@ impl Default for Spec {
             blur: None,
             sharpen: None,
             adjust: Adjust::default(),
+            border: None,
             quality: None,
             format: None,
             metadata: Metadata::None,
+            compression: Compression::Default,
             anim: true,
+            on_error: OnError::Status,
             version: None,
         }
     }
@@ -370,12 +397,16 @@ impl fmt::Display for Spec {
         let mut parts: Vec<String> = Vec::new();
         if let Some(w) = self.width {
             parts.push(format!("width={w}"));
+        } else if self.width_auto {
+            parts.push("width=auto".to_owned());
         }
         if let Some(h) = self.height {
             parts.push(format!("height={h}"));
         }
         if let Some(d) = self.dpr {
             parts.push(format!("dpr={d}"));
+        } else if self.dpr_auto {
+            parts.push("dpr=auto".to_owned());
         }
         if self.fit != Fit::ScaleDown {
             parts.push(format!("fit={}", self.fit.as_str()));
@@ -408,6 +439,7 @@ impl fmt::Display for Spec {
                     parts.push(format!("trim.height={h}"));
                 }
             }
+            Some(Trim::Border(b)) => b.write(&mut parts),
         }
         if self.flip != Flip::None {
             parts.push(format!("flip={}", name_of(&Flip::ALL, self.flip)));
@@ -429,6 +461,9 @@ impl fmt::Display for Spec {
             parts.push(format!("sharpen={s}"));
         }
         self.adjust.write_parts(&mut parts);
+        if let Some(b) = &self.border {
+            b.write(&mut parts);
+        }
         match self.quality {
             None => {}
             Some(Quality::Value(q)) => parts.push(format!("quality={q}")),
@@ -440,8 +475,14 @@ impl fmt::Display for Spec {
         if self.metadata != Metadata::None {
             parts.push(format!("metadata={}", self.metadata.as_str()));
         }
+        if self.compression == Compression::Fast {
+            parts.push("compression=fast".to_owned());
+        }
         if !self.anim {
             parts.push("anim=false".to_owned());
+        }
+        if self.on_error == OnError::Redirect {
+            parts.push("onerror=redirect".to_owned());
         }
         if let Some(v) = &self.version {
             parts.push(format!("v={v}"));
@@ -452,3 +493,5 @@ impl fmt::Display for Spec {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_delivery;

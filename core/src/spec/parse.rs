@@ -11,7 +11,8 @@
 //! parser of each, which read best as one table.
 
 use super::{
-    Fit, Flip, Format, Gravity, Metadata, Quality, Rgba, Rotate, Spec, Trim, MAX_DIMENSION,
+    Border, Compression, Fit, Flip, Format, Gravity, Metadata, OnError, Quality, Rgba, Rotate,
+    Spec, Trim, TrimBorder, MAX_DIMENSION,
 };
 use crate::Error;
 
@@ -27,6 +28,8 @@ const KEYS: &[(&str, &[&str])] = &[
     ("trim.top", &[]),
     ("trim.width", &[]),
     ("trim.height", &[]),
+    ("trim.border.tolerance", &[]),
+    ("trim.border.keep", &[]),
     ("flip", &[]),
     ("rotate", &[]),
     ("background", &[]),
@@ -36,10 +39,13 @@ const KEYS: &[(&str, &[&str])] = &[
     ("contrast", &[]),
     ("gamma", &[]),
     ("saturation", &[]),
+    ("border", &[]),
     ("quality", &["q"]),
     ("format", &["f"]),
     ("metadata", &[]),
+    ("compression", &[]),
     ("anim", &[]),
+    ("onerror", &[]),
     ("v", &["version"]),
 ];
 
@@ -206,6 +212,7 @@ struct Builder {
     spec: Spec,
     seen: Vec<&'static str>,
     trim_rect: [Option<u32>; 4],
+    trim_border: TrimBorder,
 }
 
 impl Builder {
@@ -221,8 +228,10 @@ impl Builder {
         self.seen.push(k);
         let s = &mut self.spec;
         match k {
+            "width" if value == "auto" => s.width_auto = true,
             "width" => s.width = Some(parse_dimension(k, value)?),
             "height" => s.height = Some(parse_dimension(k, value)?),
+            "dpr" if value == "auto" => s.dpr_auto = true,
             "dpr" => {
                 let d = parse_float(k, value, 0.0, 2.0, "a number greater than 0 and at most 2")?;
                 if d <= 0.0 {
@@ -232,7 +241,12 @@ impl Builder {
             }
             "fit" => s.fit = parse_named(k, value, &Fit::ALL)?,
             "gravity" => s.gravity = parse_gravity(value)?,
+            "trim" if value == "border" => s.trim = Some(Trim::Border(TrimBorder::default())),
             "trim" => s.trim = parse_trim_edges(value)?,
+            "trim.border.tolerance" => {
+                self.trim_border.tolerance = parse_u32(k, value, 0, 255)? as u8;
+            }
+            "trim.border.keep" => self.trim_border.keep = parse_u32(k, value, 0, MAX_DIMENSION)?,
             "trim.left" => self.trim_rect[0] = Some(parse_u32(k, value, 0, MAX_DIMENSION)?),
             "trim.top" => self.trim_rect[1] = Some(parse_u32(k, value, 0, MAX_DIMENSION)?),
             "trim.width" => self.trim_rect[2] = Some(parse_u32(k, value, 1, MAX_DIMENSION)?),
@@ -259,9 +273,14 @@ impl Builder {
             "brightness" | "contrast" | "gamma" | "saturation" => {
                 s.adjust.set(k, value)?;
             }
+            "border" => s.border = Border::parse(value)?,
             "quality" => s.quality = Some(parse_quality(value)?),
             "format" => s.format = Some(parse_named(k, value, &Format::ALL)?),
             "metadata" => s.metadata = parse_named(k, value, &Metadata::ALL)?,
+            "compression" => {
+                s.compression = parse_named(k, value, &[(Compression::Fast, "fast")])?;
+            }
+            "onerror" => s.on_error = parse_named(k, value, &[(OnError::Redirect, "redirect")])?,
             "anim" => {
                 s.anim = match value {
                     "true" | "1" => true,
@@ -276,6 +295,23 @@ impl Builder {
     }
 
     fn finish(mut self) -> Result<Spec, Error> {
+        if self.seen.iter().any(|k| k.starts_with("trim.border.")) {
+            let Some(Trim::Border(b)) = &mut self.spec.trim else {
+                return Err(Error::invalid(
+                    "trim",
+                    "trim.border.*",
+                    "trim.border.tolerance and trim.border.keep need trim=border",
+                ));
+            };
+            *b = self.trim_border;
+        }
+        if self.spec.width_auto && (self.spec.dpr.is_some() || self.spec.dpr_auto) {
+            return Err(Error::invalid(
+                "dpr",
+                "with width=auto",
+                "width=auto already counts device pixels; drop dpr",
+            ));
+        }
         let [left, top, width, height] = self.trim_rect;
         if left.is_some() || top.is_some() || width.is_some() || height.is_some() {
             if self.seen.contains(&"trim") {
@@ -322,7 +358,7 @@ fn parse_version(value: &str) -> Result<String, Error> {
     Ok(value.to_owned())
 }
 
-fn parse_u32(key: &'static str, value: &str, min: u32, max: u32) -> Result<u32, Error> {
+pub(super) fn parse_u32(key: &'static str, value: &str, min: u32, max: u32) -> Result<u32, Error> {
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::invalid(key, value, "expected a whole number"));
     }
@@ -341,7 +377,7 @@ fn parse_dimension(key: &'static str, value: &str) -> Result<u32, Error> {
         return Err(Error::invalid(
             key,
             value,
-            "automatic sizing from client hints is not supported",
+            "only width takes auto (from client hints); give height in pixels",
         ));
     }
     parse_u32(key, value, 1, MAX_DIMENSION)
@@ -442,11 +478,15 @@ fn parse_quality(value: &str) -> Result<Quality, Error> {
 }
 
 fn parse_color(value: &str) -> Result<Rgba, Error> {
-    const K: &str = "background";
+    parse_color_for("background", value)
+}
+
+/// A CSS colour as the value of option `key`.
+pub(super) fn parse_color_for(key: &'static str, value: &str) -> Result<Rgba, Error> {
     if value.len() > 64 {
-        return Err(Error::invalid(K, value, "colour is too long"));
+        return Err(Error::invalid(key, value, "colour is too long"));
     }
     csscolorparser::parse(value)
         .map(|c| Rgba(c.to_rgba8()))
-        .map_err(|e| Error::invalid(K, value, format!("not a CSS colour ({e})")))
+        .map_err(|e| Error::invalid(key, value, format!("not a CSS colour ({e})")))
 }

@@ -46,7 +46,7 @@ fn malformed_spellings_are_refused() {
     for bad in [
         String::new(),
         "photos/cat.jpg?width=1".to_owned(),
-        format!("photos/cat.jpg?width=1#gif.{fp}"),
+        format!("photos/cat.jpg?width=1#tiff.{fp}"),
         "photos/cat.jpg?width=1#png.xyz".to_owned(),
         format!("photos/cat.jpg?width=1#png.{}", fp.to_uppercase()),
         format!("photos/cat.jpg#png.{fp}"),
@@ -162,7 +162,9 @@ fn the_auto_avif_cap_and_its_step_down_are_part_of_the_fingerprint() {
         }
     };
     assert_ne!(key(auto, CHROME, &capped), key(auto, CHROME, &stepped_down));
-    assert_eq!(
+    // Uncapped too: an animated original asked for as AVIF by format=auto is an animated
+    // WebP, so WebP's method counts (the AVIF speed does as always).
+    assert_ne!(
         key(auto, CHROME, &p),
         key(
             auto,

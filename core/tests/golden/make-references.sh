@@ -31,4 +31,21 @@ sat() { awk -v s="$1" 'BEGIN { split("0.2126 0.7152 0.0722", w, " ");
     for (i = 1; i <= 3; i++) for (j = 1; j <= 3; j++) printf "%.6f ", (1 - s) * w[j] + (i == j ? s : 0) }'; }
 $im "$s/baseline.jpg" -filter Lanczos -resize 300x -color-matrix "$(sat 1.6)" baseline-saturation-w300.png
 $im "$s/baseline.jpg" -filter Lanczos -resize 300x -color-matrix "$(sat 0)" baseline-grey-w300.png
+# SVG inputs (tests/svg_golden.rs): librsvg's rsvg-convert, a renderer independent of resvg,
+# at the size Refract renders (resvg and librsvg both render straight at that size).
+rsvg-convert -w 480 -h 240 -o logo-svg-w480.png "$s/logo.svg"
+rsvg-convert -w 120 -h 60 -o logo-svg-w120.png "$s/logo.svg"
+rsvg-convert -w 96 -h 96 -o badge-svg-w96.png "$s/badge-alpha.svg"
+rsvg-convert -w 256 -h 192 -o icon-svg-w256.png "$s/icon-viewbox.svg"
+rsvg-convert -o icon-svg-64.png "$s/icon-viewbox.svg"
+# border=10;red after the resize; trim=border (the transparent margin) before it.
+$im "$s/baseline.jpg" -filter Lanczos -resize 300x -bordercolor red -border 10 baseline-border-red-w300.png
+$im "$s/logo-alpha.png" -trim +repage -filter Lanczos -resize 100x logo-trim-border-w100.png
+# Animations: every frame composited by ImageMagick (-coalesce), then the same geometry.
+mkdir -p anim
+$im "$s/animated-bounce.gif" -coalesce -filter Lanczos -resize 80x anim/bounce-w80-%02d.png
+$im "$s/animated-alpha.gif" -coalesce -filter Lanczos -resize 70x anim/alpha-w70-%02d.png
+$im "$s/animated-alpha.webp" -coalesce -filter Lanczos -resize 70x anim/alpha-webp-w70-%02d.png
+$im "$s/animated-bounce.gif" -coalesce -flop -rotate 90 -filter Lanczos -resize 40x40^ \
+  -gravity center -extent 40x40 anim/bounce-geom-%02d.png
 ls -la "$here"/*.png

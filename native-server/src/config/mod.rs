@@ -137,6 +137,13 @@ pub struct LimitsConfig {
     /// Largest estimated CPU time of one transform, in reference milliseconds; `format=auto`
     /// steps down to fit, anything else over it is 400 `too_costly`. 0 turns the cap off.
     pub max_cpu_ms: u64,
+    /// Largest SVG original, in bytes (413 `input_too_large` past it).
+    pub max_svg_bytes: u64,
+    /// Most frames of an animation kept animated (413 `animation_too_large` past it;
+    /// `anim=false` asks for the first frame).
+    pub max_frames: u32,
+    /// Largest animation kept animated, in pixels over all frames (frames × width × height).
+    pub max_animation_pixels: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -196,6 +203,10 @@ pub struct HttpConfig {
     pub header_timeout_ms: u64,
     /// Open connections per listener; past it, new ones get 503 and are closed.
     pub max_connections: usize,
+    /// Serve SVG originals untouched (a URL with no options), as `image/svg+xml` under a
+    /// `Content-Security-Policy` that loads and runs nothing. Off: SVG originals are only
+    /// served rasterized, and untouched they are 415 like any file that is not an image.
+    pub svg_passthrough: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -263,6 +274,9 @@ impl Default for LimitsConfig {
             max_output_pixels: l.max_output_pixels,
             max_memory_bytes: l.max_memory_bytes,
             max_cpu_ms: refract_core::Policy::DEFAULT_MAX_CPU_MS,
+            max_svg_bytes: l.max_svg_bytes,
+            max_frames: l.max_frames,
+            max_animation_pixels: l.max_animation_pixels,
         }
     }
 }
@@ -306,6 +320,7 @@ impl Default for HttpConfig {
             request_timeout_ms: 30_000,
             header_timeout_ms: 10_000,
             max_connections: 1024,
+            svg_passthrough: false,
         }
     }
 }
@@ -318,6 +333,9 @@ impl LimitsConfig {
             max_output_dimension: self.max_output_dimension,
             max_output_pixels: self.max_output_pixels,
             max_memory_bytes: self.max_memory_bytes,
+            max_svg_bytes: self.max_svg_bytes,
+            max_frames: self.max_frames,
+            max_animation_pixels: self.max_animation_pixels,
         }
     }
 

@@ -19,7 +19,8 @@ use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::StreamExt;
-use refract_core::{Format, Spec, VariantKey};
+use refract_core::spec::ClientHints;
+use refract_core::{Spec, VariantKey};
 
 use super::reply::{header_str, not_modified, quote, respond, validators, Reply};
 use crate::error::ApiError;
@@ -44,7 +45,7 @@ pub async fn handle(state: AppState, req: Request) -> Response {
     .await;
     match result {
         Ok(Ok(res)) => res,
-        Ok(Err(e)) => e.into_response(),
+        Ok(Err(e)) => super::fallback::on_error(&state, &parts, e),
         Err(_) => {
             metrics::counter!(m::REJECTED, "reason" => "deadline").increment(1);
             ApiError::deadline().into_response()
@@ -78,7 +79,8 @@ async fn serve(
     let mut reply = Reply {
         head: method == Method::HEAD,
         if_none_match,
-        vary_accept: false,
+        vary: String::new(),
+        accept_ch: false,
         cache_control,
         cache_tag: refract_core::url::cache_tags(&request.key),
     };
@@ -88,7 +90,10 @@ async fn serve(
     };
 
     let accept = header_str(headers, &header::ACCEPT).map(str::to_owned);
-    reply.vary_accept = spec.format == Some(Format::Auto);
+    (reply.vary, reply.accept_ch) = (refract_core::url::vary(&spec), true);
+    // `width=auto` / `dpr=auto` resolved first: the variant is the resolved one.
+    let hints = ClientHints::from_headers(|name| headers.get(name)?.to_str().ok());
+    let spec = state.access.with_client_hints(&spec, request.signed, hints);
     let variant = VariantKey::new(&key, &spec, accept.as_deref().unwrap_or(""), &state.policy);
 
     if let Some((v, tier)) = state.tiers.lookup(&variant).await {
@@ -273,6 +278,11 @@ async fn still_valid(state: &AppState, key: &str, v: &Variant) -> Result<bool, A
     }
 }
 
+/// The policy of SVG originals served untouched (`http.svg_passthrough`): the document may
+/// use its own inline styles and nothing else; `sandbox` keeps scripts and forms from running
+/// even when it is opened on its own.
+pub const SVG_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
+
 /// The original, untouched.
 async fn original(state: &AppState, key: &str, reply: &Reply<'_>) -> Result<Response, ApiError> {
     if let Some(inm) = reply.if_none_match {
@@ -289,8 +299,15 @@ async fn original(state: &AppState, key: &str, reply: &Reply<'_>) -> Result<Resp
     state
         .tiers
         .original_read(key, o.meta.size, o.meta.modified_ms, &o.first);
-    // Only images are served from the originals' store, with the type their bytes say.
+    // Only images are served from the originals' store, with the type their bytes say; SVG
+    // (which can carry scripts) only when allowed, under a policy that runs nothing.
+    let svg = state.config.http.svg_passthrough
+        && matches!(
+            refract_core::decode::sniff(&o.first),
+            Ok(refract_core::InputFormat::Svg)
+        );
     let content_type = refract_core::decode::servable_type(&o.first)
+        .or(svg.then_some("image/svg+xml"))
         .ok_or(refract_core::Error::UnsupportedInput { detected: None })?;
     let etag = quote(&o.meta.etag);
     let body = if reply.head {
@@ -305,6 +322,16 @@ async fn original(state: &AppState, key: &str, reply: &Reply<'_>) -> Result<Resp
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(o.meta.size));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("none"));
+    if svg {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(SVG_CSP),
+        );
+        h.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+    }
     let timing = format!("fetch;dur={:.1}", started.elapsed().as_secs_f64() * 1000.0);
     if let Ok(st) = HeaderValue::from_str(&timing) {
         h.insert("server-timing", st);

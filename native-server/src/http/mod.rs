@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod delivery;
+mod fallback;
 pub mod limit;
 pub mod listen;
 mod reply;

@@ -11,7 +11,11 @@ use crate::tiers::Variant;
 pub(super) struct Reply<'a> {
     pub head: bool,
     pub if_none_match: Option<&'a str>,
-    pub vary_accept: bool,
+    /// `Vary` (`refract_core::url::vary`); empty for none.
+    pub vary: String,
+    /// Whether to send `Accept-CH` (on every answer of a transform, so a page learns which
+    /// hints `width=auto` and `dpr=auto` read).
+    pub accept_ch: bool,
     pub cache_control: &'a str,
     /// `Cache-Tag`: the original's key and its directories, for purging a CDN in front.
     pub cache_tag: String,
@@ -58,8 +62,16 @@ pub(super) fn validators(h: &mut HeaderMap, etag: &str, reply: &Reply<'_>) {
     if let Ok(cc) = HeaderValue::from_str(reply.cache_control) {
         h.insert(header::CACHE_CONTROL, cc);
     }
-    if reply.vary_accept {
-        h.insert(header::VARY, HeaderValue::from_static("Accept"));
+    if !reply.vary.is_empty() {
+        if let Ok(vary) = HeaderValue::from_str(&reply.vary) {
+            h.insert(header::VARY, vary);
+        }
+    }
+    if reply.accept_ch {
+        h.insert(
+            "accept-ch",
+            HeaderValue::from_static(refract_core::spec::ACCEPT_CH),
+        );
     }
     if let Ok(tag) = HeaderValue::from_str(&reply.cache_tag) {
         if !tag.is_empty() {
