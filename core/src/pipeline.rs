@@ -134,7 +134,7 @@ impl<'a> Shaper<'a> {
         )?;
         self.plan.shrink = shrink;
         if let Some(max) = self.preview {
-            self.plan = self.plan.preview(max);
+            self.plan = self.plan.preview(max, self.spec);
             self.plan.shrink = shrink;
         }
         Ok(())

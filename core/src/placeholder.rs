@@ -21,7 +21,7 @@ fn thumbnail(
     spec: &Spec,
     limits: &Limits,
 ) -> Result<(RgbaImage, bool), Error> {
-    let small = plan.preview(PREVIEW);
+    let small = plan.preview(PREVIEW, spec);
     let decoded = decode::decode_planned(input, header, &small, limits)?;
     let spec = Spec {
         border: None,

@@ -122,9 +122,10 @@ impl Plan {
         Ok(plan)
     }
 
-    /// This plan with the output scaled down to fit `max` × `max` (same crop, same aspect):
-    /// for placeholders, which need only a thumbnail of the finished image.
-    pub fn preview(&self, max: u32) -> Plan {
+    /// This plan (made for `spec`) with the output scaled down to fit `max` × `max` (same
+    /// crop, same aspect), shrunk on load for that size: for placeholders, which need only a
+    /// thumbnail of the finished image.
+    pub fn preview(&self, max: u32, spec: &Spec) -> Plan {
         let (cw, ch) = self.canvas;
         let k = f64::from(max) / f64::from(cw.max(ch).max(1));
         if k >= 1.0 {
@@ -138,7 +139,7 @@ impl Plan {
             sc(self.resize.1).min(p.canvas.1),
         );
         p.offset = ((p.canvas.0 - p.resize.0) / 2, (p.canvas.1 - p.resize.1) / 2);
-        if self.shrink > 1 {
+        if !matches!(spec.trim, Some(Trim::Border(_))) {
             p.shrink = shrink_factor(&p);
         }
         p

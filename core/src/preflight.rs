@@ -54,7 +54,7 @@ pub fn estimate(input: &[u8], spec: &Spec, ctx: &Context) -> Result<Estimate, Er
             (_, Some(Format::Json | Format::Placeholder)) => cost::estimate(
                 input.len(),
                 &header,
-                &plan.preview(crate::placeholder::PREVIEW),
+                &plan.preview(crate::placeholder::PREVIEW, spec),
                 OutputFormat::Png,
                 &policy,
             ),

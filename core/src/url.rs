@@ -5,6 +5,8 @@
 //! - `/<key>?<options>`: every query parameter is an option, except `sig`.
 //! - `/cdn-cgi/image/<options>/<key>`: options in Cloudflare's comma form; in the query only
 //!   `sig` is read, anything else there is ignored (on Cloudflare it belongs to the origin URL).
+//! - `/_next/image?url=/<key>&w=<width>&q=<quality>`: Next.js's image optimizer grammar
+//!   ([`next`]), so a Next.js site can point `images.path` at Refract unchanged.
 //!
 //! The key is percent-decoded exactly once. Empty segments, `.` and `..` segments, backslashes
 //! and control characters are refused, so a key can never climb out of the originals' prefix.
@@ -38,6 +40,7 @@ use crate::spec::{canonical_name, split_options, split_query, Pair};
 use crate::{Error, Spec};
 
 mod auto;
+pub mod next;
 mod originals;
 mod sign;
 mod tags;
@@ -150,7 +153,13 @@ impl Access {
     /// Resolves a request path (still percent-encoded, with its leading `/`) and query.
     pub fn resolve(&self, path: &str, query: Option<&str>) -> Result<Request, Error> {
         let query = query.unwrap_or("");
+        let next_url;
         let (raw_key, mut pairs, sig, expires) = match path.strip_prefix(CDN_CGI_PREFIX) {
+            _ if path == next::PATH => {
+                let (url, pairs) = next::parse(query)?;
+                next_url = url;
+                (next_url.as_str(), pairs, None, None)
+            }
             Some(rest) => {
                 let (options, key) = rest.split_once('/').ok_or(Error::BadKey {
                     reason: "expected /cdn-cgi/image/<options>/<key>",

@@ -32,7 +32,10 @@ pub fn check_plan(
     // JSON and placeholders decode too (for the ThumbHash), at a thumbnail's shrink.
     let thumbnail = matches!(spec.format, Some(Format::Json | Format::Placeholder));
     let (w, h) = if thumbnail {
-        decoded_size(header, &plan.preview(refract_core::placeholder::PREVIEW))
+        decoded_size(
+            header,
+            &plan.preview(refract_core::placeholder::PREVIEW, spec),
+        )
     } else {
         decoded_size(header, plan)
     };
