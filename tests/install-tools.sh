@@ -24,7 +24,7 @@ command -v jpegtran >/dev/null 2>&1 || need+=(libjpeg-turbo-progs)
 # rsvg-convert (librsvg, Debian 12: 2.54.7) renders the SVG golden references
 # (core/tests/golden/make-references.sh), a renderer independent of resvg.
 command -v rsvg-convert >/dev/null 2>&1 || need+=(librsvg2-bin)
-command -v chromium >/dev/null 2>&1 || need+=(chromium)   # tests/e2e-browser.sh
+command -v chromium >/dev/null 2>&1 || need+=(chromium)   # tests/e2e-browser.sh, tests/e2e-playground.mjs
 # PostgreSQL server binaries (initdb, pg_ctl) for the metadata store's conformance run.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v curl >/dev/null 2>&1 || need+=(curl)

@@ -8,7 +8,7 @@
 # Steps: formatting, clippy, native tests (unit, property, golden, hostile input, CLI, the
 # server's router, serving and process tests), the server against a real S3 server
 # (SeaweedFS, started and stopped by the test itself), the metadata store's conformance suite
-# on PostgreSQL (started by the test), headless Chromium against the server,
+# on PostgreSQL (started by the test), headless Chromium against the server and its playground page,
 # the edge worker built for wasm32-unknown-unknown and tested inside workerd (miniflare) against
 # R2 and against refract serve as its origin, wrangler deploy --dry-run and wrangler dev in
 # Chromium, the core's tests compiled to wasm32-wasip1 and run in Node's WASI (32-bit usize),
@@ -58,6 +58,10 @@ ok
 
 step "headless Chromium against refract serve"
 bash tests/e2e-browser.sh "${CARGO_TARGET_DIR:-target}/debug/refract"
+ok
+
+step "the playground page in headless Chromium (tests/e2e-playground.mjs; Chromium and Node from tests/install-tools.sh)"
+node tests/e2e-playground.mjs "${CARGO_TARGET_DIR:-target}/debug/refract"
 ok
 
 step "edge worker built for wasm32-unknown-unknown (edge-worker/build.sh)"

@@ -1,9 +1,10 @@
 //! The `refract` command: its arguments, and a dispatch to one file per command group:
-//! [`serve`] (`serve`, `config`, `sign`), [`storage`] (`lifecycle plan|run`, `storage reindex`)
-//! and [`image`] (`transform`, `compare`, `bench`). Every failure is one line on stderr,
-//! `error[code]: message`, and exit status 1.
+//! [`serve`] (`serve`, `config`, `sign`), [`storage`] (`lifecycle plan|run`, `storage reindex`),
+//! [`image`] (`transform`, `compare`, `bench`) and [`optimize`]. Every failure is one line on
+//! stderr, `error[code]: message`, and exit status 1.
 
 mod image;
+mod optimize;
 mod serve;
 pub mod sign;
 mod storage;
@@ -107,6 +108,9 @@ enum Command {
         #[arg(long, short)]
         verbose: bool,
     },
+    /// Optimize images for a static site: several widths × formats per image, a manifest with a
+    /// `<picture>` snippet each, skipping what is up to date.
+    Optimize(optimize::OptimizeArgs),
     /// Print the similarity (SSIM, PSNR) of two images of the same size.
     Compare { a: String, b: String },
     /// Run one transform repeatedly in this process and print the mean CPU and median wall
@@ -210,6 +214,7 @@ pub fn main() -> ExitCode {
             avif_speed,
             verbose,
         ),
+        Command::Optimize(args) => optimize::run(&args),
         Command::Compare { a, b } => image::compare(&a, &b),
         Command::Bench {
             input,

@@ -207,6 +207,9 @@ pub struct HttpConfig {
     /// `Content-Security-Policy` that loads and runs nothing. Off: SVG originals are only
     /// served rasterized, and untouched they are 415 like any file that is not an image.
     pub svg_passthrough: bool,
+    /// The playground page at `/_refract/playground/`: `auto` (on when `listen` is a loopback
+    /// address), `on` or `off` (`docs/playground.md`).
+    pub playground: PlaygroundMode,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -321,6 +324,7 @@ impl Default for HttpConfig {
             header_timeout_ms: 10_000,
             max_connections: 1024,
             svg_passthrough: false,
+            playground: PlaygroundMode::Auto,
         }
     }
 }
@@ -368,10 +372,12 @@ impl TransformConfig {
 }
 
 mod load;
+mod playground;
 mod rate_limit;
 mod tiers;
 
 pub use load::{redact_url, ConfigError, ENV_PREFIX};
+pub use playground::PlaygroundMode;
 pub use rate_limit::{BucketConfig, RateLimitConfig};
 pub use tiers::{LifecycleConfig, TiersConfig};
 

@@ -9,6 +9,7 @@ pub mod delivery;
 mod fallback;
 pub mod limit;
 pub mod listen;
+pub mod playground;
 mod reply;
 pub mod upload;
 
@@ -68,7 +69,8 @@ async fn security_headers(mut res: Response) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("image/"));
-    if !image {
+    // A response with a policy of its own keeps it (the playground's page, which runs a script).
+    if !image && !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(NON_IMAGE_CSP),
@@ -84,6 +86,10 @@ async fn by_method(
     axum::extract::State(state): axum::extract::State<AppState>,
     req: Request,
 ) -> Response {
+    let req = match playground::route(&state, req).await {
+        Ok(res) => return res,
+        Err(req) => req,
+    };
     match *req.method() {
         Method::GET | Method::HEAD => delivery::handle(state, req).await,
         Method::PUT => upload::put(state, req).await,
@@ -108,6 +114,7 @@ fn route_label(method: &Method, path: &str) -> &'static str {
     match *method {
         Method::PUT => "upload",
         Method::DELETE => "delete",
+        Method::GET | Method::HEAD if path == playground::PATH => "playground",
         Method::GET | Method::HEAD if path.starts_with(refract_core::url::CDN_CGI_PREFIX) => {
             "cdn_cgi"
         }
