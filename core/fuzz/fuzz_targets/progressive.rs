@@ -37,6 +37,7 @@ fuzz_target!(|data: &[u8]| {
         dct_blocks: 0,
         bytes_per_pixel: 3,
         alpha: false,
+        animation: None,
     };
     if let Ok(d) = decode(bytes, &header, shrink, &limits) {
         assert_eq!(d.shrink, shrink);

@@ -53,6 +53,10 @@ fuzz_target!(|data: &[u8]| {
             max_output_dimension: MAX_OUTPUT_DIMENSION,
             max_output_pixels: u64::from(MAX_OUTPUT_DIMENSION) * u64::from(MAX_OUTPUT_DIMENSION),
             max_memory_bytes: 256 << 20,
+            // Animations and SVG documents small enough for the fuzzer's pace.
+            max_svg_bytes: 256 * 1024,
+            max_frames: 64,
+            max_animation_pixels: 16_000_000,
         },
         accept: Some(ACCEPT),
         policy: Policy {
