@@ -3,62 +3,19 @@
 //! the guard's layer bound. A counting allocator measures the heap; one test, so nothing else
 //! allocates meanwhile.
 #![cfg(feature = "svg")]
-// The counting allocator below is the only unsafe code here; its safety comment proves it.
+// The counting allocator (common/counting.rs) is the only unsafe code here; its safety
+// comment proves it.
 #![allow(unsafe_code)]
 
 mod common;
+#[path = "common/counting.rs"]
+mod counting;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use common::sample;
+use counting::{CURRENT, PEAK};
 use refract_core::{estimate, transform, Context, Limits, Policy, Spec};
-
-#[derive(Debug)]
-struct Counting;
-
-static CURRENT: AtomicU64 = AtomicU64::new(0);
-static PEAK: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
-// allocator contract is the system allocator's; the counters are plain atomics and never
-// allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged (see the impl).
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let size = layout.size() as u64;
-            let now = CURRENT.fetch_add(size, Ordering::Relaxed) + size;
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged (see the impl).
-        unsafe { System.dealloc(ptr, layout) };
-        CURRENT.fetch_sub(layout.size() as u64, Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded unchanged (see the impl).
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            if new_size >= layout.size() {
-                let grow = (new_size - layout.size()) as u64;
-                let now = CURRENT.fetch_add(grow, Ordering::Relaxed) + grow;
-                PEAK.fetch_max(now, Ordering::Relaxed);
-            } else {
-                CURRENT.fetch_sub((layout.size() - new_size) as u64, Ordering::Relaxed);
-            }
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
 
 /// 1 MiB of small paths: the markup's share of the estimate.
 fn many_paths() -> Vec<u8> {
